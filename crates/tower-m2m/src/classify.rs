@@ -1,0 +1,90 @@
+//! What an error says about the upstream, shared by the retry policy and the breaker.
+
+use std::error::Error;
+use std::io;
+
+use crate::breaker::CircuitOpen;
+use crate::ratelimit::RateLimited;
+use crate::retry::RetryBudgetExhausted;
+use crate::timeout::{AttemptTimedOut, DeadlineExceeded};
+
+/// Where a failed attempt went wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The request never left: the connection was refused or could not be made.
+    NotSent,
+    /// The attempt ran out of time in the transport; the server may have acted on it.
+    Timeout,
+    /// The transport failed after the request may have reached the server.
+    MaybeSent,
+    /// Decided here, not by the upstream: rate limited, circuit open, deadline, token missing.
+    Local,
+}
+
+impl Failure {
+    /// Whether this failure is the upstream's own and counts against its health.
+    pub(crate) fn is_upstream(self) -> bool {
+        !matches!(self, Failure::Local)
+    }
+}
+
+/// Classifies an error by walking its source chain for the types this crate knows.
+pub(crate) fn classify(error: &(dyn Error + 'static)) -> Failure {
+    let mut current = Some(error);
+
+    while let Some(error) = current {
+        if let Some(failure) = classify_one(error) {
+            return failure;
+        }
+        current = error.source();
+    }
+
+    Failure::MaybeSent
+}
+
+fn classify_one(error: &(dyn Error + 'static)) -> Option<Failure> {
+    if error.is::<RateLimited>()
+        || error.is::<CircuitOpen>()
+        || error.is::<DeadlineExceeded>()
+        || error.is::<RetryBudgetExhausted>()
+    {
+        return Some(Failure::Local);
+    }
+    if error.is::<AttemptTimedOut>() || error.is::<tower::timeout::error::Elapsed>() {
+        return Some(Failure::Timeout);
+    }
+
+    let io = error.downcast_ref::<io::Error>()?;
+    let failure = match io.kind() {
+        io::ErrorKind::ConnectionRefused
+        | io::ErrorKind::AddrNotAvailable
+        | io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkUnreachable => Failure::NotSent,
+        io::ErrorKind::TimedOut => Failure::Timeout,
+        _ => Failure::MaybeSent,
+    };
+    Some(failure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_connection_was_not_sent() {
+        let error: crate::BoxError = io::Error::from(io::ErrorKind::ConnectionRefused).into();
+        assert_eq!(classify(error.as_ref()), Failure::NotSent);
+    }
+
+    #[test]
+    fn reset_connection_may_have_been_sent() {
+        let error: crate::BoxError = io::Error::from(io::ErrorKind::ConnectionReset).into();
+        assert_eq!(classify(error.as_ref()), Failure::MaybeSent);
+    }
+
+    #[test]
+    fn local_rejections_are_not_upstream_failures() {
+        let error: crate::BoxError = Box::new(CircuitOpen::new(std::time::Duration::ZERO));
+        assert!(!classify(error.as_ref()).is_upstream());
+    }
+}

@@ -1,0 +1,106 @@
+//! The whole stack, composed in the one order that makes its layers correct together.
+//!
+//! ```text
+//! call trace -> correlation -> overall deadline -> retry -> attempt trace -> circuit breaker
+//!   -> concurrency limit -> rate limit -> auth (token, 401 replay) -> attempt timeout -> transport
+//! ```
+//!
+//! # Why this order
+//!
+//! - **Trace and correlation outermost**, so there is one span per logical call and the
+//!   `x-request-id` and `traceparent` headers are set once, before any retry or replay clones
+//!   the request: every attempt carries the same ones.
+//! - **The overall deadline above retry**, so backoff sleeps count against it, and the retry
+//!   policy can see the time left and stop instead of sleeping past it.
+//! - **Retry above the breaker and the limits**, so every attempt passes the breaker and takes a
+//!   rate-limit permit; an open breaker (or a spent budget) ends the retries at once, and one
+//!   call with three attempts is three outcomes for the breaker only when it really made three
+//!   upstream calls.
+//! - **The breaker above the limits**, so an open circuit rejects without waiting for a permit.
+//! - **Concurrency, then rate**: a call first waits for a slot, then takes its rate permit right
+//!   before sending, so permits are not spent by calls still queueing for a slot.
+//! - **Auth below the limits**, so a 401 is handled inside and costs at most one replay, which
+//!   is itself rate-limited by the permit already taken.
+//! - **The attempt timeout just above the transport**, so it bounds only the time on the wire
+//!   and measures that time for the breaker's slow-call rate, excluding waits for permits and
+//!   tokens.
+//!
+//! # Per upstream, per stack
+//!
+//! The rate limiter, the concurrency bound, the breaker and the retry budget belong to the
+//! upstream, and live in one [`Upstream`] handle. Build it once per Kinde business and hand
+//! clones to the stacks of every credential profile that calls it: they share the upstream's
+//! limits, while each stack has its own auth layer and token cache.
+//!
+//! # Defaults
+//!
+//! Every default is a named constant with its reason: [`DEFAULT_OVERALL_TIMEOUT`],
+//! [`DEFAULT_ATTEMPT_TIMEOUT`], [`DEFAULT_MAX_IN_FLIGHT`], the rate limit's
+//! ([`ratelimit`](crate::ratelimit#constants)), the retry policy's and budget's
+//! ([`retry`](crate::retry#constants)) and the breaker's ([`breaker`](crate::breaker#constants)).
+//!
+//! ```
+//! use tower::{ServiceExt, service_fn};
+//! use tower_m2m::stack::{M2mStack, Upstream};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // The transport: reqwest, hyper-util, or anything that is a Service<http::Request<B>>.
+//! let transport = service_fn(|_: http::Request<String>| async {
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("{}")))
+//! });
+//!
+//! let kinde = Upstream::new("kinde");
+//! let client = M2mStack::builder(kinde.clone()).service(transport);
+//!
+//! let request = http::Request::get("https://example.kinde.com/api/v1/users")
+//!     .body(String::new())
+//!     .unwrap();
+//! let response = client.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! # }
+//! ```
+//!
+//! Customised: an upstream with its own limits, shared by two stacks.
+//!
+//! ```
+//! use std::num::NonZeroU32;
+//! use std::time::Duration;
+//! use tower::service_fn;
+//! use tower_m2m::breaker::BreakerConfig;
+//! use tower_m2m::ratelimit::RateLimitConfig;
+//! use tower_m2m::retry::RetryBudget;
+//! use tower_m2m::stack::{M2mStack, Upstream};
+//!
+//! let rate = RateLimitConfig::new(NonZeroU32::new(300).unwrap(), Duration::from_secs(60))
+//!     .unwrap()
+//!     .max_wait(Duration::from_secs(1));
+//! let kinde = Upstream::builder("kinde-acme")
+//!     .rate_limit(rate)
+//!     .max_in_flight(4)
+//!     .breaker(BreakerConfig::default().open_duration(Duration::from_secs(30)))
+//!     .retry_budget(RetryBudget::new(Duration::from_secs(10), 1, 0.1))
+//!     .build()
+//!     .unwrap();
+//!
+//! let transport = service_fn(|_: http::Request<String>| async {
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+//! });
+//! let reader = M2mStack::builder(kinde.clone())
+//!     .max_attempts(4)
+//!     .attempt_timeout(Duration::from_secs(5))
+//!     .service(transport.clone());
+//! let writer = M2mStack::builder(kinde.clone())
+//!     .max_attempts(2)
+//!     .overall_timeout(Some(Duration::from_secs(10)))
+//!     .service(transport);
+//! # let _ = (reader, writer);
+//! ```
+
+mod builder;
+mod upstream;
+
+pub use builder::{
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, M2mService, M2mStack, StackBuilder,
+};
+pub use upstream::{DEFAULT_MAX_IN_FLIGHT, Upstream, UpstreamBuilder};

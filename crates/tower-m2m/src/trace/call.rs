@@ -1,0 +1,150 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::{Request, Response};
+use opentelemetry::KeyValue;
+use pin_project_lite::pin_project;
+use tokio::time::Instant;
+use tower::{Layer, Service};
+use tracing::Span;
+
+use super::UrlTemplate;
+use crate::BoxError;
+use crate::retry::RetryStopped;
+
+/// Opens a span per logical call and records the call's duration. See the [module docs](super).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallTraceLayer(());
+
+impl CallTraceLayer {
+    /// The layer; it has nothing to configure.
+    pub fn new() -> Self {
+        Self(())
+    }
+}
+
+impl<S> Layer<S> for CallTraceLayer {
+    type Service = CallTrace<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CallTrace::new(inner)
+    }
+}
+
+/// The service of [`CallTraceLayer`].
+#[derive(Clone, Debug)]
+pub struct CallTrace<S> {
+    inner: S,
+}
+
+impl<S> CallTrace<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        Self { inner }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B, RB> Service<Request<B>> for CallTrace<S>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = Response<RB>;
+    type Error = BoxError;
+    type Future = CallTraceFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let template = request.extensions().get::<UrlTemplate>().map(|t| t.0);
+        let host = request.uri().host().unwrap_or_default();
+        let span = tracing::info_span!(
+            "HTTP request",
+            otel.kind = "client",
+            http.request.method = %request.method(),
+            server.address = host,
+            url.template = template,
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        let attributes = vec![
+            KeyValue::new("http.request.method", request.method().to_string()),
+            KeyValue::new("server.address", host.to_owned()),
+        ];
+
+        let future = span.in_scope(|| self.inner.call(request));
+        CallTraceFuture {
+            inner: future,
+            span,
+            started: Instant::now(),
+            attributes,
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`CallTrace`].
+    #[derive(Debug)]
+    pub struct CallTraceFuture<F> {
+        #[pin]
+        inner: F,
+        span: Span,
+        started: Instant,
+        attributes: Vec<KeyValue>,
+    }
+}
+
+impl<F, RB, E> Future for CallTraceFuture<F>
+where
+    F: Future<Output = Result<Response<RB>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<Response<RB>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        let result = ready!(this.inner.poll(cx)).map_err(Into::into);
+
+        let mut attributes = std::mem::take(this.attributes);
+        match &result {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                this.span.record("http.response.status_code", status);
+                attributes.push(KeyValue::new(
+                    "http.response.status_code",
+                    i64::from(status),
+                ));
+                if let Some(stopped) = response.extensions().get::<RetryStopped>() {
+                    tracing::debug!(retry.attempts = stopped.attempts, retry.stop = ?stopped.reason);
+                }
+            }
+            Err(error) => {
+                this.span
+                    .record("error.type", tracing::field::display(error));
+                attributes.push(KeyValue::new("error.type", error.to_string()));
+            }
+        }
+        crate::metrics::request_duration(this.started.elapsed(), &attributes);
+
+        Poll::Ready(result)
+    }
+}
