@@ -7,11 +7,13 @@
 //!   replays or retries a request.
 //! - [`transport`]: the default HTTP transport, reqwest over rustls (feature `reqwest`, on by
 //!   default).
+//! - [`kinde`]: a preset that builds credentials for Kinde's Management API.
 //!
 //! The crate works on [`http::Request`] and [`http::Response`], so its layers wrap a
 //! reqwest-backed transport, a hyper-util client or a tonic channel alike.
 
 pub mod body;
+pub mod kinde;
 pub mod token;
 #[cfg(feature = "reqwest")]
 pub mod transport;
