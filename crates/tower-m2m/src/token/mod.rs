@@ -27,7 +27,8 @@
 //!   background refresh and keeps using the current token; nobody waits for it. The refresh
 //!   point never comes before half the lifetime, so short-lived tokens cannot refresh in a loop.
 //! - **Never send an expired token.** A token is used until its expiry less
-//!   [`DEFAULT_EXPIRY_LEEWAY`] (at most half its lifetime). If refreshing fails, the current token
+//!   [`DEFAULT_EXPIRY_LEEWAY`] (at most a quarter of its lifetime, so a background refresh
+//!   always has time to finish). If refreshing fails, the current token
 //!   keeps serving while it is valid and the source retries with jittered exponential backoff
 //!   ([`DEFAULT_BACKOFF_INITIAL`] up to [`DEFAULT_BACKOFF_MAX`]); once it has expired, callers get
 //!   [`TokenUnavailable`] at once, without a request, until the backoff has passed.

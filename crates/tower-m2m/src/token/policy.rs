@@ -110,7 +110,9 @@ impl RefreshPolicy {
     }
 
     /// Stop sending a token this long before it expires ([`DEFAULT_EXPIRY_LEEWAY`]); clamped to
-    /// half the token's lifetime.
+    /// a quarter of the token's lifetime, so that even a short-lived token leaves a quarter of
+    /// its life between the refresh point (at half the lifetime at the earliest) and the end of
+    /// its use, for the background refresh to finish in.
     pub fn expiry_leeway(mut self, leeway: Duration) -> Self {
         self.expiry_leeway = leeway;
         self
@@ -189,7 +191,7 @@ impl RefreshPolicy {
         jitter: f64,
     ) -> (Instant, Instant) {
         let lifetime = expires_in.unwrap_or(self.default_lifetime);
-        let leeway = self.expiry_leeway.min(lifetime / 2);
+        let leeway = self.expiry_leeway.min(lifetime / 4);
         let usable_until = started + (lifetime - leeway);
 
         let share = (self.refresh_share - self.refresh_jitter * jitter).max(0.5);
@@ -227,12 +229,12 @@ mod tests {
     }
 
     #[test]
-    fn a_short_token_keeps_half_its_life() {
+    fn a_short_token_refreshes_at_half_life_while_still_usable() {
         let policy = RefreshPolicy::new().refresh_share(0.5).refresh_jitter(0.5);
         let start = Instant::now();
         let (refresh_at, usable_until) = policy.schedule(start, Some(Duration::from_secs(4)), 1.0);
         assert_eq!(refresh_at - start, Duration::from_secs(2));
-        assert_eq!(usable_until - start, Duration::from_secs(2));
+        assert_eq!(usable_until - start, Duration::from_secs(3));
     }
 
     #[test]
