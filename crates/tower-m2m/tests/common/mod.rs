@@ -39,6 +39,7 @@ struct State {
     answer: Mutex<Answer>,
     delay: Mutex<Duration>,
     forms: Mutex<Vec<String>>,
+    printed: Mutex<Vec<String>>,
     token_prefix: String,
 }
 
@@ -54,6 +55,7 @@ impl Endpoint {
                 answer: Mutex::new(answer),
                 delay: Mutex::new(Duration::ZERO),
                 forms: Mutex::new(Vec::new()),
+                printed: Mutex::new(Vec::new()),
                 token_prefix: prefix.to_owned(),
             }),
         }
@@ -74,6 +76,11 @@ impl Endpoint {
     /// The form of the n-th request (from 1).
     pub fn form(&self, n: usize) -> String {
         self.state.forms.lock().unwrap()[n - 1].clone()
+    }
+
+    /// Every request as `Debug` printed it.
+    pub fn printed_requests(&self) -> Vec<String> {
+        self.state.printed.lock().unwrap().clone()
     }
 
     /// The number that a token string from this endpoint carries.
@@ -99,6 +106,7 @@ impl Service<Request<ReplayBody>> for Endpoint {
         let state = Arc::clone(&self.state);
         Box::pin(async move {
             let n = state.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            state.printed.lock().unwrap().push(format!("{request:?}"));
             let form = request.into_body().collect().await.unwrap().to_bytes();
             state
                 .forms
