@@ -7,6 +7,7 @@ use crate::breaker::CircuitOpen;
 use crate::ratelimit::RateLimited;
 use crate::retry::RetryBudgetExhausted;
 use crate::timeout::{AttemptTimedOut, DeadlineExceeded};
+use crate::token::{CredentialsRejected, TokenError, TokenUnavailable};
 
 /// Where a failed attempt went wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +48,9 @@ fn classify_one(error: &(dyn Error + 'static)) -> Option<Failure> {
         || error.is::<CircuitOpen>()
         || error.is::<DeadlineExceeded>()
         || error.is::<RetryBudgetExhausted>()
+        || error.is::<TokenError>()
+        || error.is::<TokenUnavailable>()
+        || error.is::<CredentialsRejected>()
     {
         return Some(Failure::Local);
     }

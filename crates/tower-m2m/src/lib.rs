@@ -2,8 +2,14 @@
 //! rate limiting, retries with a budget, circuit breaking, timeouts and correlation, composed in
 //! one documented order.
 //!
+//! - [`token`]: client-credentials tokens fetched once, shared, refreshed ahead of expiry and
+//!   never leaked, and [`AuthLayer`](token::AuthLayer), which puts them on requests and replays a
+//!   request once when upstream rejects its token.
 //! - [`body`]: a request body that says whether it may be sent again, shared by every layer that
 //!   replays or retries a request.
+//! - [`transport`]: the default HTTP transport, reqwest over rustls (feature `reqwest`, on by
+//!   default).
+//! - [`kinde`]: a preset that builds credentials for Kinde's Management API.
 //! - [`ratelimit`], [`retry`], [`breaker`], [`timeout`], [`correlation`], [`trace`]: one concern
 //!   each, as a `FooLayer` -> `Foo<S>` pair.
 //! - [`stack`]: composes them in the order that makes them correct together; read its docs
@@ -17,11 +23,15 @@
 pub mod body;
 pub mod breaker;
 pub mod correlation;
+pub mod kinde;
 pub mod ratelimit;
 pub mod retry;
 pub mod stack;
 pub mod timeout;
+pub mod token;
 pub mod trace;
+#[cfg(feature = "reqwest")]
+pub mod transport;
 
 mod classify;
 mod metrics;

@@ -1,11 +1,11 @@
 //! The circuit breaker on paused time: opening, half-open probes under contention, closing,
 //! and recovery from a dropped probe.
 
-mod common;
+mod scripted;
 
 use std::time::Duration;
 
-use common::{Upstream, get, status};
+use scripted::{Upstream, get, status};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_m2m::BoxError;
 use tower_m2m::breaker::{Breaker, BreakerConfig, CircuitBreakerLayer, CircuitOpen, CircuitState};
@@ -39,7 +39,7 @@ fn client(breaker: &Breaker, upstream: &Upstream) -> tower_m2m::stack::M2mServic
     let service = ServiceBuilder::new()
         .layer(CircuitBreakerLayer::new(breaker.clone()))
         .service(upstream.clone());
-    tower::util::BoxCloneSyncService::new(service)
+    tower::util::BoxCloneService::new(service)
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,10 +1,10 @@
 //! Correlation through the whole stack: every attempt carries the same request id and the
 //! caller's trace, even with logging filtered to warn.
 
-mod common;
+mod scripted;
 
-use common::{Upstream, get, status};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use scripted::{Upstream, get, status};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_http::request_id::RequestId;
 use tower_m2m::BoxError;

@@ -1,11 +1,11 @@
 //! The rate limiter on paused time: pacing, the wait bound, and the 429 pause.
 
-mod common;
+mod scripted;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use common::{Upstream, get, status};
+use scripted::{Upstream, get, status};
 use tokio::time::Instant;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_m2m::ratelimit::{RateLimitConfig, RateLimitLayer, RateLimited};

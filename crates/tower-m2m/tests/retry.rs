@@ -1,11 +1,11 @@
 //! The retry layer on paused time: what is repeated, how often, and what stops it.
 
-mod common;
+mod scripted;
 
 use std::io;
 use std::time::Duration;
 
-use common::{Upstream, get, post, status};
+use scripted::{Upstream, get, post, status};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_m2m::BoxError;
 use tower_m2m::body::ReplayBody;
@@ -93,7 +93,7 @@ async fn a_post_is_not_repeated_after_a_timeout_unless_marked_idempotent() {
     client.clone().oneshot(get("get")).await.unwrap_err();
     assert_eq!(upstream.count(), 1 + 3 + 3);
 
-    let mut put = common::get("put");
+    let mut put = scripted::get("put");
     *put.method_mut() = http::Method::PUT;
     put.extensions_mut().insert(Idempotency::NotIdempotent);
     client.clone().oneshot(put).await.unwrap_err();

@@ -3,7 +3,7 @@ use std::time::Duration;
 use http::{Request, Response};
 use tower::layer::util::Identity;
 use tower::limit::GlobalConcurrencyLimitLayer;
-use tower::util::BoxCloneSyncService;
+use tower::util::BoxCloneService;
 use tower::{Layer, Service, ServiceBuilder};
 
 use super::Upstream;
@@ -14,6 +14,7 @@ use crate::correlation::CorrelationLayer;
 use crate::ratelimit::RateLimitLayer;
 use crate::retry::{Backoff, RetryLayer, RetryPolicy};
 use crate::timeout::{AttemptTimeout, AttemptTimeoutLayer, OverallTimeoutLayer};
+use crate::token::{AuthLayer, TokenSource};
 use crate::trace::{AttemptTraceLayer, CallTraceLayer};
 
 /// Default overall timeout of a call, retries included: 30 s, the same as the retry layer's
@@ -25,7 +26,10 @@ pub const DEFAULT_OVERALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The composed stack as one cloneable service.
-pub type M2mService<B, RB> = BoxCloneSyncService<Request<B>, Response<RB>, BoxError>;
+///
+/// It is `Send` but not `Sync` (the token layer keeps a pending token fetch in the service):
+/// give each task its own clone, which is cheap, rather than sharing one by reference.
+pub type M2mService<B, RB> = BoxCloneService<Request<B>, Response<RB>, BoxError>;
 
 /// Entry point of the stack. See the [module docs](super).
 #[derive(Clone, Copy, Debug)]
@@ -101,11 +105,18 @@ impl<A> StackBuilder<A> {
         }
     }
 
+    /// Authenticates with tokens from `source`: this crate's [`AuthLayer`] with its defaults,
+    /// placed where [`auth`](Self::auth) puts it. Each stack should have its own source (one per
+    /// credential profile), while the [`Upstream`] is shared.
+    pub fn token_source(self, source: TokenSource) -> StackBuilder<AuthLayer> {
+        self.auth(AuthLayer::new(source))
+    }
+
     /// Builds the stack over `transport`.
     pub fn service<T, B, RB>(self, transport: T) -> M2mService<B, RB>
     where
         A: Layer<AttemptTimeout<T>>,
-        A::Service: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
+        A::Service: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
         <A::Service as Service<Request<B>>>::Error: Into<BoxError>,
         <A::Service as Service<Request<B>>>::Future: Send + 'static,
         B: TryCloneBody + Send + 'static,
@@ -131,7 +142,7 @@ impl<A> StackBuilder<A> {
             .layer(self.auth)
             .layer(AttemptTimeoutLayer::new(self.attempt_timeout))
             .service(transport);
-        BoxCloneSyncService::new(service)
+        BoxCloneService::new(service)
     }
 
     fn retry_policy(&self) -> RetryPolicy {

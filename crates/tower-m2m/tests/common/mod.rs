@@ -1,120 +1,159 @@
-//! A scripted upstream that records every attempt that reaches it.
-
+//! An in-memory token endpoint and upstream API for the token tests.
 #![allow(dead_code, unreachable_pub)]
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use http::{HeaderMap, Method, Request, Response, StatusCode};
-use tokio::time::Instant;
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
 use tower::Service;
-use tower_m2m::BoxError;
+use tower_m2m::ReplayBody;
+use tower_m2m::token::{ClientCredentials, RefreshPolicy, TokenSource};
 
-/// One attempt as the upstream saw it.
+pub const TOKEN_URL: &str = "https://auth.test/oauth2/token";
+pub const SECRET: &str = "S3CRET-do-not-print-8f2c";
+pub const HOUR: Duration = Duration::from_secs(3600);
+
+/// What the endpoint answers.
 #[derive(Clone, Debug)]
-pub struct Seen {
-    pub at: Instant,
-    pub method: Method,
-    pub headers: HeaderMap,
-    pub caller: Option<String>,
+pub enum Answer {
+    /// `{"access_token":"<prefix><n>","expires_in":<secs>}` where n counts requests from 1.
+    Token { expires_in: u64 },
+    /// A status with a body.
+    Status(u16, String),
 }
 
-type Reply = Pin<Box<dyn Future<Output = Result<Response<String>, BoxError>> + Send>>;
-type Script = dyn Fn(usize, &Request<String>) -> Reply + Send + Sync;
-
-/// A transport whose answers come from a script, given the attempt's index (from 0).
+/// A token endpoint that counts requests, records their forms and answers as told.
 #[derive(Clone)]
-pub struct Upstream {
-    seen: Arc<Mutex<Vec<Seen>>>,
-    script: Arc<Mutex<Arc<Script>>>,
+pub struct Endpoint {
+    state: Arc<State>,
 }
 
-impl Upstream {
-    pub fn new<F, Fut>(script: F) -> Self
-    where
-        F: Fn(usize, &Request<String>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Response<String>, BoxError>> + Send + 'static,
-    {
-        let upstream = Self {
-            seen: Arc::default(),
-            script: Arc::new(Mutex::new(Arc::new(|_, _| -> Reply {
-                Box::pin(async { Ok(status(200)) })
-            }))),
-        };
-        upstream.set_script(script);
-        upstream
+struct State {
+    calls: AtomicUsize,
+    answer: Mutex<Answer>,
+    delay: Mutex<Duration>,
+    forms: Mutex<Vec<String>>,
+    printed: Mutex<Vec<String>>,
+    token_prefix: String,
+}
+
+impl Endpoint {
+    pub fn new(answer: Answer) -> Self {
+        Self::with_prefix(answer, "token-")
     }
 
-    /// Always answers `code`.
-    pub fn always(code: u16) -> Self {
-        Self::new(move |_, _| async move { Ok(status(code)) })
+    pub fn with_prefix(answer: Answer, prefix: &str) -> Self {
+        Self {
+            state: Arc::new(State {
+                calls: AtomicUsize::new(0),
+                answer: Mutex::new(answer),
+                delay: Mutex::new(Duration::ZERO),
+                forms: Mutex::new(Vec::new()),
+                printed: Mutex::new(Vec::new()),
+                token_prefix: prefix.to_owned(),
+            }),
+        }
     }
 
-    pub fn set_script<F, Fut>(&self, script: F)
-    where
-        F: Fn(usize, &Request<String>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Response<String>, BoxError>> + Send + 'static,
-    {
-        let script: Arc<Script> =
-            Arc::new(move |n, request| -> Reply { Box::pin(script(n, request)) });
-        *self.script.lock().unwrap() = script;
+    pub fn calls(&self) -> usize {
+        self.state.calls.load(Ordering::SeqCst)
     }
 
-    pub fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+    pub fn answer(&self, answer: Answer) {
+        *self.state.answer.lock().unwrap() = answer;
     }
 
-    pub fn count(&self) -> usize {
-        self.seen.lock().unwrap().len()
+    pub fn delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
+    /// The form of the n-th request (from 1).
+    pub fn form(&self, n: usize) -> String {
+        self.state.forms.lock().unwrap()[n - 1].clone()
+    }
+
+    /// Every request as `Debug` printed it.
+    pub fn printed_requests(&self) -> Vec<String> {
+        self.state.printed.lock().unwrap().clone()
+    }
+
+    /// The number that a token string from this endpoint carries.
+    pub fn number_of(&self, token: &str) -> usize {
+        token
+            .strip_prefix(&self.state.token_prefix)
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 }
 
-impl Service<Request<String>> for Upstream {
+impl Service<Request<ReplayBody>> for Endpoint {
     type Response = Response<String>;
-    type Error = BoxError;
-    type Future = Reply;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<String>, Infallible>> + Send>>;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request<String>) -> Self::Future {
-        let index = {
-            let mut seen = self.seen.lock().unwrap();
-            seen.push(Seen {
-                at: Instant::now(),
-                method: request.method().clone(),
-                headers: request.headers().clone(),
-                caller: request
-                    .headers()
-                    .get("x-caller")
-                    .map(|v| v.to_str().unwrap().to_owned()),
-            });
-            seen.len() - 1
-        };
-        let script = self.script.lock().unwrap().clone();
-        script(index, &request)
+    fn call(&mut self, request: Request<ReplayBody>) -> Self::Future {
+        let state = Arc::clone(&self.state);
+        Box::pin(async move {
+            let n = state.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            state.printed.lock().unwrap().push(format!("{request:?}"));
+            let form = request.into_body().collect().await.unwrap().to_bytes();
+            state
+                .forms
+                .lock()
+                .unwrap()
+                .push(String::from_utf8(form.to_vec()).unwrap());
+            let delay = *state.delay.lock().unwrap();
+            tokio::time::sleep(delay).await;
+
+            let answer = state.answer.lock().unwrap().clone();
+            let (status, body) = match answer {
+                Answer::Token { expires_in } => (
+                    200,
+                    format!(
+                        r#"{{"access_token":"{}{n}","token_type":"Bearer","expires_in":{expires_in}}}"#,
+                        state.token_prefix
+                    ),
+                ),
+                Answer::Status(status, body) => (status, body),
+            };
+            Ok(Response::builder()
+                .status(StatusCode::from_u16(status).unwrap())
+                .body(body)
+                .unwrap())
+        })
     }
 }
 
-pub fn status(code: u16) -> Response<String> {
-    let mut response = Response::new(String::new());
-    *response.status_mut() = StatusCode::from_u16(code).unwrap();
-    response
-}
-
-pub fn get(caller: &str) -> Request<String> {
-    Request::get("https://kinde.test/api/v1/users")
-        .header("x-caller", caller)
-        .body(String::new())
+pub fn credentials() -> ClientCredentials {
+    ClientCredentials::builder(TOKEN_URL, "client-1", SECRET)
+        .audience("https://api.test")
+        .build()
         .unwrap()
 }
 
-pub fn post(caller: &str) -> Request<String> {
-    Request::post("https://kinde.test/api/v1/user")
-        .header("x-caller", caller)
-        .body(String::from("{}"))
-        .unwrap()
+/// A source with no jitter, so refresh points are exact.
+pub fn source(endpoint: &Endpoint) -> TokenSource {
+    source_with(endpoint, RefreshPolicy::new())
+}
+
+pub fn source_with(endpoint: &Endpoint, policy: RefreshPolicy) -> TokenSource {
+    TokenSource::builder(credentials())
+        .policy(policy)
+        .jitter(())
+        .build(endpoint.clone())
+}
+
+pub fn token_body(expires_in: u64) -> Answer {
+    Answer::Token { expires_in }
 }

@@ -1,0 +1,174 @@
+//! [`ResponseFuture`]: the response of [`Auth`](super::Auth), with at most one replay.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::header::AUTHORIZATION;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower::{Service, ServiceExt};
+use tracing::debug;
+
+use super::error::TokenError;
+use super::layer::AuthLayer;
+use super::rejection::StatusSet;
+use super::secret::AccessToken;
+use super::source::TokenSource;
+use crate::BoxError;
+
+type ReplayFuture<R> = Pin<Box<dyn Future<Output = Result<R, BoxError>> + Send>>;
+
+pin_project! {
+    /// The response future of [`Auth`](super::Auth).
+    ///
+    /// On the common path it is the inner service's future, polled in place. When upstream
+    /// rejects the token it becomes the boxed replay; when no token could be had it is a ready
+    /// error.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        kind: Kind<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProjection]
+    enum Kind<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Failed {
+            error: Option<TokenError>,
+        },
+        Called {
+            #[pin]
+            future: S::Future,
+            sent: Option<Sent>,
+            replay: Option<(S, Request<B>)>,
+        },
+        Replaying {
+            future: ReplayFuture<S::Response>,
+        },
+    }
+}
+
+/// The token a request carried, and where it came from.
+struct Sent {
+    token: AccessToken,
+    source: TokenSource,
+    rejected: StatusSet,
+}
+
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    pub(crate) fn failed(error: TokenError) -> Self {
+        Self {
+            kind: Kind::Failed { error: Some(error) },
+        }
+    }
+
+    pub(crate) fn called(
+        future: S::Future,
+        token: AccessToken,
+        config: &AuthLayer,
+        replay: Option<(S, Request<B>)>,
+    ) -> Self {
+        let sent = Sent {
+            token,
+            source: config.source.clone(),
+            rejected: config.rejected,
+        };
+        Self {
+            kind: Kind::Called {
+                future,
+                sent: Some(sent),
+                replay,
+            },
+        }
+    }
+}
+
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+    B: Send + 'static,
+    ResBody: Send + 'static,
+{
+    type Output = Result<Response<ResBody>, BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let next = match self.as_mut().project().kind.project() {
+                KindProjection::Failed { error } => {
+                    let error = error.take().expect("polled after completion");
+                    return Poll::Ready(Err(error.into_box_error()));
+                }
+                KindProjection::Replaying { future } => return future.as_mut().poll(cx),
+                KindProjection::Called {
+                    future,
+                    sent,
+                    replay,
+                } => {
+                    let response = ready!(future.poll(cx)).map_err(Into::into)?;
+                    let sent = sent.take().expect("polled after completion");
+                    if !sent.rejected.contains(response.status()) {
+                        return Poll::Ready(Ok(response));
+                    }
+
+                    let invalidated = sent.source.invalidate(&sent.token);
+                    let Some((service, request)) = replay.take() else {
+                        debug!(
+                            auth.status = response.status().as_u16(),
+                            auth.invalidated = invalidated,
+                            "token rejected; request not replayable"
+                        );
+                        return Poll::Ready(Ok(response));
+                    };
+                    debug!(
+                        auth.status = response.status().as_u16(),
+                        auth.invalidated = invalidated,
+                        "token rejected; replaying once"
+                    );
+                    Kind::Replaying {
+                        future: Box::pin(replay_once(service, request, sent.source)),
+                    }
+                }
+            };
+            self.as_mut().project().kind.set(next);
+        }
+    }
+}
+
+/// Sends `request` again with the current token, fetching one only if the cache has none.
+async fn replay_once<S, B, R>(
+    service: S,
+    mut request: Request<B>,
+    source: TokenSource,
+) -> Result<R, BoxError>
+where
+    S: Service<Request<B>, Response = R>,
+    S::Error: Into<BoxError>,
+{
+    let token = source.token().await.map_err(TokenError::into_box_error)?;
+    request
+        .headers_mut()
+        .insert(AUTHORIZATION, token.header_value().clone());
+    service.oneshot(request).await.map_err(Into::into)
+}
+
+impl<S, B> fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,177 @@
+//! Client-credentials tokens: fetched once, shared, refreshed ahead and never leaked.
+//!
+//! A [`TokenSource`] gets OAuth2 client-credentials tokens from a token endpoint and caches
+//! them; [`AuthLayer`] puts them on every request as `Authorization: Bearer <token>`.
+//!
+//! # Why a token layer needs a policy
+//!
+//! A token endpoint is a shared, often billed, sometimes rate-limited resource (Kinde bills each
+//! token it issues), and it fails like any other service. The common mistakes each cost
+//! something: fetching a token per concurrent caller floods the endpoint at every expiry;
+//! holding a lock across the fetch makes every caller wait for it; refreshing only at expiry
+//! makes a short outage of the endpoint an outage of every API call; sending a token that is
+//! about to expire turns into a 401; and a wrong secret retried by every caller gets the client
+//! blocked. The policy below avoids each of these.
+//!
+//! # The refresh policy
+//!
+//! - **One fetch per cache key.** Concurrent callers that find no usable token wait for the
+//!   *same* fetch and all get its result, success or failure. The key ([`CacheKey`]) holds
+//!   everything that makes two tokens different (token URL, client id, audiences, sorted scopes,
+//!   a fingerprint of the secret), and the fetch in flight uses the same key, so a fetch for one
+//!   scope is never handed to a caller that asked for another.
+//! - **Fetches run on their own task.** A caller that gives up (its future dropped, its deadline
+//!   passed) does not cancel the fetch or poison the cache for the others.
+//! - **Refresh ahead, in the background.** After [`DEFAULT_REFRESH_SHARE`] of the token's
+//!   lifetime, less up to [`DEFAULT_REFRESH_JITTER`] of it at random, the next caller starts one
+//!   background refresh and keeps using the current token; nobody waits for it. The refresh
+//!   point never comes before half the lifetime, so short-lived tokens cannot refresh in a loop.
+//! - **Never send an expired token.** A token is used until its expiry less
+//!   [`DEFAULT_EXPIRY_LEEWAY`] (at most a quarter of its lifetime, so a background refresh
+//!   always has time to finish). If refreshing fails, the current token
+//!   keeps serving while it is valid and the source retries with jittered exponential backoff
+//!   ([`DEFAULT_BACKOFF_INITIAL`] up to [`DEFAULT_BACKOFF_MAX`]); once it has expired, callers get
+//!   [`TokenUnavailable`] at once, without a request, until the backoff has passed.
+//! - **Remember rejected credentials.** `invalid_client`, `unauthorized_client`, `invalid_scope`
+//!   and `invalid_request` are permanent: callers get [`CredentialsRejected`] with the code, and
+//!   for [`DEFAULT_REJECTION_TTL`] they get it without a new request, so a wrong secret cannot
+//!   flood the endpoint however often callers retry.
+//! - **Replay once on 401.** When upstream answers `401` (or another status configured with
+//!   [`AuthLayer::rejected_statuses`]), [`Auth`] invalidates the token it sent, but only if it is
+//!   still the current one, and replays the request once with a fresh token if its body is
+//!   replayable (see [`crate::body`]) and the request did not opt out with [`NoAuthReplay`]. A
+//!   rejection that arrives after the cache has moved on replays with the current token without
+//!   another fetch. A streaming body is never replayed: its rejection is returned as is.
+//!
+//! The cached-token path takes one uncontended read lock, which a fetch holds only for the
+//! instant it installs a new token, and allocates nothing.
+//!
+//! # Secrets
+//!
+//! [`ClientSecret`] and [`AccessToken`] print `[redacted]` in `Debug` and `Display`; reading
+//! them takes an explicit `expose_secret()`. The injected header is marked sensitive. No error
+//! message contains a response body, the secret or a token, and no log event or span field
+//! carries them. Tokens are kept in memory only.
+//!
+//! # Observability
+//!
+//! Each fetch runs in its own `token.fetch` span (not a caller's), with the fields `token.url`,
+//! `token.client_id`, `token.reason` (`cold` or `refresh`) and `token.outcome` (`refreshed`,
+//! `failed`, `rejected`). Events: `token refresh started` (debug), `token refreshed` (debug),
+//! `token refresh failed` (warn), `client credentials rejected` (error).
+//! [`TokenSource::fetch_counts`] counts fetches by outcome.
+//!
+//! # Time and randomness
+//!
+//! All times come from tokio's clock, so tests run on paused time. Lifetimes are counted from
+//! the start of the token request, never from a wall clock. Jitter comes from a [`Jitter`]
+//! (thread-local `rand` by default) that tests replace.
+//!
+//! # Example
+//!
+//! With an in-memory token endpoint, as in tests:
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use http::{Request, Response, StatusCode};
+//! use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
+//! use tower_m2m::token::{AuthLayer, ClientCredentials, TokenSource};
+//! use tower_m2m::ReplayBody;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower_m2m::BoxError> {
+//! let endpoint = service_fn(|_: Request<ReplayBody>| async {
+//!     let body = r#"{"access_token":"abc","token_type":"Bearer","expires_in":3600}"#;
+//!     Ok::<_, Infallible>(Response::new(body.to_string()))
+//! });
+//! let credentials = ClientCredentials::builder("https://auth.example.com/oauth2/token", "id", "secret")
+//!     .audience("https://api.example.com")
+//!     .build()?;
+//! let source = TokenSource::new(credentials, endpoint);
+//!
+//! let upstream = service_fn(|request: Request<ReplayBody>| async move {
+//!     let authorized = request.headers()["authorization"] == "Bearer abc";
+//!     let status = if authorized { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+//!     Ok::<_, Infallible>(Response::builder().status(status).body(String::new()).unwrap())
+//! });
+//! let mut client = ServiceBuilder::new().layer(AuthLayer::new(source)).service(upstream);
+//!
+//! let request = Request::get("https://api.example.com/users").body(ReplayBody::empty())?;
+//! let response = client.ready().await?.call(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Customised, on the reqwest transport, with a shared cache and `403` also counted as a
+//! rejected token:
+//!
+//! ```no_run
+//! use http::StatusCode;
+//! use std::time::Duration;
+//! use tower::ServiceBuilder;
+//! use tower_m2m::token::{AuthLayer, ClientCredentials, RefreshPolicy, TokenCache, TokenSource};
+//! use tower_m2m::transport::ReqwestTransport;
+//!
+//! # fn main() -> Result<(), tower_m2m::BoxError> {
+//! let transport = ReqwestTransport::new();
+//! let credentials = ClientCredentials::builder(
+//!     "https://example.kinde.com/oauth2/token",
+//!     "client-id",
+//!     std::env::var("CLIENT_SECRET")?,
+//! )
+//! .audience("https://example.kinde.com/api")
+//! .scope("read:users")
+//! .build()?;
+//!
+//! let cache = TokenCache::new();
+//! let source = TokenSource::builder(credentials)
+//!     .policy(RefreshPolicy::new().refresh_share(0.9).rejection_ttl(Duration::from_secs(60)))
+//!     .cache(&cache)
+//!     .build(transport.clone());
+//!
+//! let client = ServiceBuilder::new()
+//!     .layer(AuthLayer::new(source).rejected_statuses([StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN]))
+//!     .service(transport);
+//! # let _ = client;
+//! # Ok(())
+//! # }
+//! ```
+
+mod credentials;
+mod endpoint;
+mod error;
+mod future;
+mod jitter;
+mod key;
+mod layer;
+mod policy;
+mod rejection;
+mod request;
+mod response;
+mod secret;
+mod service;
+mod slot;
+mod source;
+mod stats;
+
+pub use credentials::{
+    ClientAuthentication, ClientCredentials, ClientCredentialsBuilder, InvalidCredentials,
+};
+pub use error::{
+    CredentialsRejected, FetchError, FetchErrorKind, OAuthErrorCode, TokenError, TokenUnavailable,
+};
+pub use future::ResponseFuture;
+pub use jitter::{Jitter, RandomJitter};
+pub use key::CacheKey;
+pub use layer::AuthLayer;
+pub use policy::{
+    DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX, DEFAULT_EXPIRY_LEEWAY, DEFAULT_FETCH_TIMEOUT,
+    DEFAULT_REFRESH_JITTER, DEFAULT_REFRESH_SHARE, DEFAULT_REJECTION_TTL, DEFAULT_TOKEN_LIFETIME,
+    RefreshPolicy,
+};
+pub use rejection::NoAuthReplay;
+pub use secret::{AccessToken, ClientSecret};
+pub use service::Auth;
+pub use source::{TokenCache, TokenSource, TokenSourceBuilder};
+pub use stats::FetchCounts;

@@ -1,0 +1,309 @@
+//! The Auth layer over an in-memory upstream, with an in-memory token endpoint, on paused time.
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{Answer, Endpoint, source, token_body};
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request, Response, StatusCode};
+use tower::{Layer, Service, ServiceExt, service_fn};
+use tower_m2m::ReplayBody;
+use tower_m2m::token::{AuthLayer, CredentialsRejected, NoAuthReplay, TokenUnavailable};
+
+/// An upstream API that records the `Authorization` header of every request and answers with
+/// the status `respond` picks for it (after `delay`, if the request says so).
+#[derive(Clone)]
+struct Upstream {
+    seen: Arc<Mutex<Vec<HeaderValue>>>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Upstream {
+    fn new() -> Self {
+        Self {
+            seen: Arc::default(),
+            calls: Arc::default(),
+        }
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn tokens(&self) -> Vec<String> {
+        let seen = self.seen.lock().unwrap();
+        seen.iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn service(
+        &self,
+        respond: fn(&str) -> StatusCode,
+    ) -> impl Service<
+        Request<ReplayBody>,
+        Response = Response<String>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone
+    + Send
+    + 'static {
+        let upstream = self.clone();
+        service_fn(move |request: Request<ReplayBody>| {
+            let upstream = upstream.clone();
+            async move {
+                upstream.calls.fetch_add(1, Ordering::SeqCst);
+                let header = request.headers()[AUTHORIZATION].clone();
+                upstream.seen.lock().unwrap().push(header.clone());
+                if let Some(delay) = request.headers().get("x-delay-ms") {
+                    let millis = delay.to_str().unwrap().parse().unwrap();
+                    tokio::time::sleep(Duration::from_millis(millis)).await;
+                }
+                let status = respond(header.to_str().unwrap());
+                Ok::<_, Infallible>(
+                    Response::builder()
+                        .status(status)
+                        .body(String::new())
+                        .unwrap(),
+                )
+            }
+        })
+    }
+}
+
+fn get() -> Request<ReplayBody> {
+    Request::get("https://api.test/users")
+        .body(ReplayBody::empty())
+        .unwrap()
+}
+
+/// 401 for the first token, 200 for any other.
+fn reject_first_token(header: &str) -> StatusCode {
+    if header == "Bearer token-1" {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_request_carries_a_sensitive_bearer_header() {
+    let endpoint = Endpoint::new(token_body(3600));
+    let upstream = Upstream::new();
+    let mut client = AuthLayer::new(source(&endpoint)).layer(upstream.service(|_| StatusCode::OK));
+
+    for _ in 0..3 {
+        let response = client.ready().await.unwrap().call(get()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    assert_eq!(upstream.tokens(), ["Bearer token-1"; 3]);
+    assert!(
+        upstream
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .all(HeaderValue::is_sensitive)
+    );
+    assert_eq!(endpoint.calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_401_replays_once_with_a_fresh_token() {
+    let endpoint = Endpoint::new(token_body(3600));
+    let upstream = Upstream::new();
+    let mut client = AuthLayer::new(source(&endpoint)).layer(upstream.service(reject_first_token));
+
+    let response = client.ready().await.unwrap().call(get()).await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(upstream.tokens(), ["Bearer token-1", "Bearer token-2"]);
+    assert_eq!(endpoint.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_persistent_401_is_replayed_only_once() {
+    let endpoint = Endpoint::new(token_body(3600));
+    let upstream = Upstream::new();
+    let mut client =
+        AuthLayer::new(source(&endpoint)).layer(upstream.service(|_| StatusCode::UNAUTHORIZED));
+
+    let response = client.ready().await.unwrap().call(get()).await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(upstream.calls(), 2);
+    assert_eq!(endpoint.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_401_replays_with_the_current_token_without_another_fetch() {
+    let endpoint = Endpoint::new(token_body(3600));
+    let upstream = Upstream::new();
+    let client = AuthLayer::new(source(&endpoint)).layer(upstream.service(reject_first_token));
+
+    // Both requests carry token-1; the first is rejected at once, the second a second later,
+    // after the cache has moved on to token-2.
+    let mut early = get();
+    early
+        .headers_mut()
+        .insert("x-delay-ms", HeaderValue::from_static("10"));
+    let mut late = get();
+    late.headers_mut()
+        .insert("x-delay-ms", HeaderValue::from_static("1000"));
+    let (early, late) = tokio::join!(client.clone().oneshot(early), client.clone().oneshot(late));
+
+    assert_eq!(early.unwrap().status(), StatusCode::OK);
+    assert_eq!(late.unwrap().status(), StatusCode::OK);
+    assert_eq!(endpoint.calls(), 2, "one fetch for the first 401 only");
+    let mut tokens = upstream.tokens();
+    tokens.sort();
+    assert_eq!(
+        tokens,
+        [
+            "Bearer token-1",
+            "Bearer token-1",
+            "Bearer token-2",
+            "Bearer token-2"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_streaming_body_is_never_replayed() {
+    let endpoint = Endpoint::new(token_body(3600));
+    let upstream = Upstream::new();
+    let mut client = AuthLayer::new(source(&endpoint)).layer(upstream.service(reject_first_token));
+
+    let chunk = http_body_util::Full::new(Bytes::from_static(b"chunk"));
+    let streaming = Request::post("https://api.test/upload")
+        .body(ReplayBody::streaming(chunk))
+        .unwrap();
+    let response = client.ready().await.unwrap().call(streaming).await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(upstream.calls(), 1);
+
+    // The rejected token was still dropped: the next request gets a fresh one.
+    let response = client.ready().await.unwrap().call(get()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(upstream.tokens(), ["Bearer token-1", "Bearer token-2"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_can_opt_out_of_the_replay() {
+    let endpoint = Endpoint::new(token_body(3600));
+    let upstream = Upstream::new();
+    let mut client = AuthLayer::new(source(&endpoint)).layer(upstream.service(reject_first_token));
+
+    let mut request = get();
+    request.extensions_mut().insert(NoAuthReplay);
+    let response = client.ready().await.unwrap().call(request).await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn replay_can_be_disabled_for_the_layer() {
+    let endpoint = Endpoint::new(token_body(3600));
+    let upstream = Upstream::new();
+    let layer = AuthLayer::new(source(&endpoint)).replay(false);
+    let mut client = layer.layer(upstream.service(reject_first_token));
+
+    let response = client.ready().await.unwrap().call(get()).await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_403_counts_as_a_rejected_token_only_when_configured() {
+    fn forbid_first_token(header: &str) -> StatusCode {
+        if header == "Bearer token-1" {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::OK
+        }
+    }
+    let endpoint = Endpoint::new(token_body(3600));
+    let upstream = Upstream::new();
+    let source = source(&endpoint);
+
+    let mut default = AuthLayer::new(source.clone()).layer(upstream.service(forbid_first_token));
+    let response = default.ready().await.unwrap().call(get()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let layer =
+        AuthLayer::new(source).rejected_statuses([StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN]);
+    let mut configured = layer.layer(upstream.service(forbid_first_token));
+    let response = configured.ready().await.unwrap().call(get()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(endpoint.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rejected_credentials_fail_the_call_with_a_typed_error_not_poll_ready() {
+    let endpoint = Endpoint::new(Answer::Status(400, r#"{"error":"invalid_scope"}"#.into()));
+    let upstream = Upstream::new();
+    let mut client = AuthLayer::new(source(&endpoint)).layer(upstream.service(|_| StatusCode::OK));
+
+    let ready = client
+        .ready()
+        .await
+        .expect("poll_ready never fails for a token error");
+    let error = ready.call(get()).await.unwrap_err();
+
+    let rejected = error
+        .downcast_ref::<CredentialsRejected>()
+        .expect("typed error");
+    assert_eq!(rejected.code().as_str(), "invalid_scope");
+    assert_eq!(
+        upstream.calls(),
+        0,
+        "no request goes upstream without a token"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unavailable_token_endpoint_fails_the_call_with_token_unavailable() {
+    let endpoint = Endpoint::new(Answer::Status(503, String::new()));
+    let upstream = Upstream::new();
+    let mut client = AuthLayer::new(source(&endpoint)).layer(upstream.service(|_| StatusCode::OK));
+
+    let error = client.ready().await.unwrap().call(get()).await.unwrap_err();
+
+    assert!(
+        error.downcast_ref::<TokenUnavailable>().is_some(),
+        "{error}"
+    );
+    assert_eq!(upstream.calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_cold_requests_through_the_layer_make_one_fetch() {
+    let endpoint = Endpoint::new(token_body(3600));
+    endpoint.delay(Duration::from_millis(50));
+    let upstream = Upstream::new();
+    let client: tower_m2m::token::Auth<_> =
+        AuthLayer::new(source(&endpoint)).layer(upstream.service(|_| StatusCode::OK));
+
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        requests.spawn(client.clone().oneshot(get()));
+    }
+    let responses = requests.join_all().await;
+
+    assert!(
+        responses
+            .iter()
+            .all(|r| r.as_ref().unwrap().status() == StatusCode::OK)
+    );
+    assert_eq!(endpoint.calls(), 1);
+    assert_eq!(upstream.calls(), 200);
+}
