@@ -22,6 +22,7 @@ struct Instruments {
     breaker_state: Gauge<u64>,
     breaker_rejections: Counter<u64>,
     budget_exhausted: Counter<u64>,
+    token_fetches: Counter<u64>,
 }
 
 fn instruments() -> &'static Instruments {
@@ -62,6 +63,10 @@ fn instruments() -> &'static Instruments {
             budget_exhausted: meter
                 .u64_counter("m2m.retry.budget_exhausted")
                 .with_description("Retries refused by the retry budget")
+                .build(),
+            token_fetches: meter
+                .u64_counter("m2m.token.fetches")
+                .with_description("Requests to the token endpoint, by outcome")
                 .build(),
         }
     })
@@ -107,4 +112,12 @@ pub(crate) fn breaker_state(name: &str, state: u64) {
 
 pub(crate) fn breaker_rejected() {
     instruments().breaker_rejections.add(1, &[]);
+}
+
+/// Counts a token fetch; `outcome` is `refreshed`, `failed` or `rejected`, as the
+/// `token.outcome` span field.
+pub(crate) fn token_fetch(outcome: &'static str) {
+    instruments()
+        .token_fetches
+        .add(1, &[KeyValue::new("token.outcome", outcome)]);
 }

@@ -192,3 +192,55 @@ impl std::fmt::Display for TransportFailure {
 }
 
 impl std::error::Error for TransportFailure {}
+
+#[tokio::test(start_paused = true)]
+async fn slowness_is_the_transports_time_not_the_wait_above_it() {
+    let slow_breaker = || {
+        BreakerConfig::default()
+            .minimum_calls(10)
+            .slow_call_duration(Duration::from_secs(1))
+            .slow_call_rate(0.5)
+            .build("slow")
+            .unwrap()
+    };
+
+    // The transport itself is slow: the circuit opens.
+    let breaker = slow_breaker();
+    let upstream = Upstream::new(|_, _| async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Ok(status(200))
+    });
+    let client = ServiceBuilder::new()
+        .layer(CircuitBreakerLayer::new(breaker.clone()))
+        .layer(tower_m2m::timeout::AttemptTimeoutLayer::new(
+            Duration::from_secs(10),
+        ))
+        .service(upstream);
+    for n in 0..10 {
+        client.clone().oneshot(get(&n.to_string())).await.unwrap();
+    }
+    assert_eq!(breaker.state(), CircuitState::Open);
+
+    // The transport is fast but every call first waits 2 s above it (a token, say): it stays
+    // closed.
+    let breaker = slow_breaker();
+    let attempt = ServiceBuilder::new()
+        .layer(tower_m2m::timeout::AttemptTimeoutLayer::new(
+            Duration::from_secs(10),
+        ))
+        .service(Upstream::always(200));
+    let waiting = tower::service_fn(move |request: http::Request<String>| {
+        let attempt = attempt.clone();
+        async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            attempt.oneshot(request).await
+        }
+    });
+    let client = ServiceBuilder::new()
+        .layer(CircuitBreakerLayer::new(breaker.clone()))
+        .service(waiting);
+    for n in 0..10 {
+        client.clone().oneshot(get(&n.to_string())).await.unwrap();
+    }
+    assert_eq!(breaker.state(), CircuitState::Closed);
+}

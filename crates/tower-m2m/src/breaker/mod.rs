@@ -19,6 +19,16 @@
 //! State changes are logged at `info`, exported as the `m2m.breaker.state` gauge, and
 //! published through [`Breaker::subscribe`], which a health check watches.
 //!
+//! # Notes
+//!
+//! - An open circuit turns half-open when a call arrives after the open period, not on a timer;
+//!   subscribers see `Open` until then.
+//! - A probe holds its permit until its future settles or is dropped. A probe that hangs is
+//!   bounded by the attempt timeout below the breaker; used without one, a hanging transport
+//!   keeps the breaker half-open until the caller gives up.
+//! - A call admitted while closed that finishes after the circuit opened is not counted: each
+//!   outcome is recorded against the phase it was admitted in.
+//!
 //! ```
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //! use tower_m2m::breaker::{BreakerConfig, CircuitBreakerLayer, CircuitState};

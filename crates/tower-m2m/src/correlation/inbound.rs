@@ -5,7 +5,7 @@ use tower::{Layer, Service};
 use tower_http::request_id::{PropagateRequestId, SetRequestId};
 
 use super::propagation::extract;
-use super::request_id::{MakeRequestUuidV7, X_REQUEST_ID, is_valid_request_id};
+use super::request_id::{MintRequestId, X_REQUEST_ID, is_valid_request_id};
 
 /// The inbound side for a server: accepts a caller's `x-request-id` only if it is valid,
 /// mints one otherwise, echoes it on the response, and continues the caller's W3C trace.
@@ -25,15 +25,11 @@ impl InboundCorrelationLayer {
 }
 
 impl<S> Layer<S> for InboundCorrelationLayer {
-    type Service = InboundCorrelation<SetRequestId<PropagateRequestId<S>, MakeRequestUuidV7>>;
+    type Service = InboundCorrelation<SetRequestId<PropagateRequestId<S>, MintRequestId>>;
 
     fn layer(&self, inner: S) -> Self::Service {
         let propagate = PropagateRequestId::new(inner, X_REQUEST_ID);
-        InboundCorrelation::new(SetRequestId::new(
-            propagate,
-            X_REQUEST_ID,
-            MakeRequestUuidV7,
-        ))
+        InboundCorrelation::new(SetRequestId::new(propagate, X_REQUEST_ID, MintRequestId))
     }
 }
 

@@ -5,7 +5,7 @@
 //! retries and 401 replays clone the request, so every attempt that reaches the upstream
 //! carries the same id and the caller's trace. The id comes from a valid `x-request-id` header
 //! already on the request, else from tower-http's [`RequestId`](tower_http::request_id::RequestId)
-//! extension (set by the inbound side or the gateway), else it is minted (UUID v7). The trace
+//! extension (set by the inbound side or the gateway), else it is minted (a random UUID). The trace
 //! context is an [`opentelemetry::Context`] request extension if present, else
 //! [`opentelemetry::Context::current`], written by OpenTelemetry's W3C propagator. It goes
 //! through the OpenTelemetry context itself, not a tracing span, so the header is sent even when
@@ -37,5 +37,5 @@ mod request_id;
 pub use inbound::{InboundCorrelation, InboundCorrelationLayer};
 pub use outbound::{Correlation, CorrelationLayer};
 pub use request_id::{
-    MAX_REQUEST_ID_LEN, MakeRequestUuidV7, X_REQUEST_ID, is_valid_request_id, new_request_id,
+    MAX_REQUEST_ID_LEN, MintRequestId, X_REQUEST_ID, is_valid_request_id, new_request_id,
 };

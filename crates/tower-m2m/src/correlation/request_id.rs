@@ -19,17 +19,22 @@ pub fn is_valid_request_id(value: &HeaderValue) -> bool {
         && bytes.iter().all(|b| b.is_ascii_graphic())
 }
 
-/// A fresh request id: a UUID v7, time-ordered so ids sort by when they were minted.
+/// A fresh request id: a random UUID (v4).
+///
+/// The randomness comes from `rand`'s thread-local generator, not a system call per id, so
+/// minting stays off the profile of the request path.
 pub fn new_request_id() -> RequestId {
-    let id = Uuid::now_v7().hyphenated().to_string();
-    RequestId::new(HeaderValue::try_from(id).expect("a UUID is a valid header value"))
+    let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let mut buffer = Uuid::encode_buffer();
+    let id = uuid.hyphenated().encode_lower(&mut buffer);
+    RequestId::new(HeaderValue::from_str(id).expect("a UUID is a valid header value"))
 }
 
 /// Mints [`new_request_id`]s for tower-http's [`SetRequestId`](tower_http::request_id::SetRequestId).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct MakeRequestUuidV7;
+pub struct MintRequestId;
 
-impl MakeRequestId for MakeRequestUuidV7 {
+impl MakeRequestId for MintRequestId {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
         Some(new_request_id())
     }

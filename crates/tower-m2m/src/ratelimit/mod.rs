@@ -13,6 +13,14 @@
 //! whole limiter pauses until then, so concurrent callers stop hammering an upstream that has
 //! just said no. The clock is tokio's, so tests run on paused time.
 //!
+//! # Notes
+//!
+//! - Permits are taken on admission: a call that then waits elsewhere (for a token) has still
+//!   used its permit, and the upstream may see it a little later than its pace.
+//! - When a 429 pause ends, the waiting callers wake together; the limiter then admits at most
+//!   its burst at once and paces the rest, so the upstream never sees more than a burst.
+//! - A pause is clamped to [`HINT_CEILING`](crate::retry::hint::HINT_CEILING).
+//!
 //! ```
 //! use std::num::NonZeroU32;
 //! use std::time::Duration;

@@ -129,8 +129,8 @@ impl<A> StackBuilder<A> {
         };
 
         let service = ServiceBuilder::new()
-            .layer(CallTraceLayer::new())
             .layer(CorrelationLayer::new())
+            .layer(CallTraceLayer::new())
             .layer(overall)
             .layer(RetryLayer::new(policy))
             .layer(AttemptTraceLayer::new())

@@ -1,15 +1,15 @@
 //! The whole stack, composed in the one order that makes its layers correct together.
 //!
 //! ```text
-//! call trace -> correlation -> overall deadline -> retry -> attempt trace -> circuit breaker
+//! correlation -> call trace -> overall deadline -> retry -> attempt trace -> circuit breaker
 //!   -> concurrency limit -> rate limit -> auth (token, 401 replay) -> attempt timeout -> transport
 //! ```
 //!
 //! # Why this order
 //!
-//! - **Trace and correlation outermost**, so there is one span per logical call and the
-//!   `x-request-id` and `traceparent` headers are set once, before any retry or replay clones
-//!   the request: every attempt carries the same ones.
+//! - **Correlation and trace outermost**, so the `x-request-id` and `traceparent` headers are
+//!   set once, before any retry or replay clones the request (every attempt carries the same
+//!   ones), and there is one span per logical call, which carries that request id.
 //! - **The overall deadline above retry**, so backoff sleeps count against it, and the retry
 //!   policy can see the time left and stop instead of sleeping past it.
 //! - **Retry above the breaker and the limits**, so every attempt passes the breaker and takes a
@@ -39,19 +39,49 @@
 //! ([`ratelimit`](crate::ratelimit#constants)), the retry policy's and budget's
 //! ([`retry`](crate::retry#constants)) and the breaker's ([`breaker`](crate::breaker#constants)).
 //!
+//! The stack with its defaults, on the reqwest transport, for Kinde:
+//!
+//! ```no_run
+//! use tower::ServiceExt;
+//! use tower_m2m::ReplayBody;
+//! use tower_m2m::kinde::KindeCredentials;
+//! use tower_m2m::stack::{M2mStack, Upstream};
+//! use tower_m2m::token::TokenSource;
+//! use tower_m2m::transport::ReqwestTransport;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower_m2m::BoxError> {
+//! let transport = ReqwestTransport::new();
+//! let credentials = KindeCredentials::new().scope("read:users").build_from_env()?;
+//! let tokens = TokenSource::new(credentials, transport.clone());
+//!
+//! // One per Kinde business, shared by every credential profile's stack.
+//! let kinde = Upstream::new("kinde");
+//! let client = M2mStack::builder(kinde.clone())
+//!     .token_source(tokens)
+//!     .service(transport);
+//!
+//! let request = http::Request::get("https://example.kinde.com/api/v1/users")
+//!     .body(ReplayBody::empty())?;
+//! let response = client.oneshot(request).await?;
+//! println!("{}", response.status());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Over any transport, here an in-memory one:
+//!
 //! ```
 //! use tower::{ServiceExt, service_fn};
 //! use tower_m2m::stack::{M2mStack, Upstream};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! // The transport: reqwest, hyper-util, or anything that is a Service<http::Request<B>>.
 //! let transport = service_fn(|_: http::Request<String>| async {
 //!     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("{}")))
 //! });
 //!
-//! let kinde = Upstream::new("kinde");
-//! let client = M2mStack::builder(kinde.clone()).service(transport);
+//! let client = M2mStack::builder(Upstream::new("kinde")).service(transport);
 //!
 //! let request = http::Request::get("https://example.kinde.com/api/v1/users")
 //!     .body(String::new())
@@ -95,6 +125,61 @@
 //!     .overall_timeout(Some(Duration::from_secs(10)))
 //!     .service(transport);
 //! # let _ = (reader, writer);
+//! ```
+//!
+//! The layers one by one, for a server's outbound client (an axum or tonic handler calling an
+//! upstream): the inbound side keeps or mints the caller's request id and trace, and the
+//! outbound client reuses them. Compose a subset in the same order when the whole stack is
+//! more than you need.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower::limit::GlobalConcurrencyLimitLayer;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_m2m::breaker::{BreakerConfig, CircuitBreakerLayer};
+//! use tower_m2m::correlation::{CorrelationLayer, InboundCorrelationLayer};
+//! use tower_m2m::ratelimit::{RateLimitConfig, RateLimitLayer};
+//! use tower_m2m::retry::{RetryBudget, RetryLayer, RetryPolicy};
+//! use tower_m2m::timeout::{AttemptTimeoutLayer, OverallTimeoutLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let transport = service_fn(|request: http::Request<String>| async move {
+//!     // What reaches the upstream: the inbound caller's id.
+//!     assert_eq!(request.headers()["x-request-id"], "caller-7");
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+//! });
+//! let outbound = ServiceBuilder::new()
+//!     .layer(CorrelationLayer::new())
+//!     .layer(OverallTimeoutLayer::new(Duration::from_secs(20)))
+//!     .layer(RetryLayer::new(RetryPolicy::new(RetryBudget::default())))
+//!     .layer(CircuitBreakerLayer::new(BreakerConfig::default().build("billing").unwrap()))
+//!     .layer(GlobalConcurrencyLimitLayer::new(8))
+//!     .layer(RateLimitLayer::new(RateLimitConfig::default().build()))
+//!     .layer(AttemptTimeoutLayer::new(Duration::from_secs(5)))
+//!     .service(transport);
+//!
+//! // The server: its handler passes the inbound request's extensions to the outbound call.
+//! let server = ServiceBuilder::new()
+//!     .layer(InboundCorrelationLayer::new())
+//!     .service(service_fn(move |inbound: http::Request<String>| {
+//!         let outbound = outbound.clone();
+//!         async move {
+//!             let mut request = http::Request::get("https://billing.test/invoices")
+//!                 .body(String::new())
+//!                 .unwrap();
+//!             *request.extensions_mut() = inbound.extensions().clone();
+//!             outbound.oneshot(request).await
+//!         }
+//!     }));
+//!
+//! let inbound = http::Request::get("/invoices")
+//!     .header("x-request-id", "caller-7")
+//!     .body(String::new())
+//!     .unwrap();
+//! let response = server.oneshot(inbound).await.unwrap();
+//! assert_eq!(response.headers()["x-request-id"], "caller-7");
+//! # }
 //! ```
 
 mod builder;

@@ -2,7 +2,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use opentelemetry::KeyValue;
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
@@ -11,6 +11,7 @@ use tracing::Span;
 
 use super::UrlTemplate;
 use crate::BoxError;
+use crate::correlation::X_REQUEST_ID;
 use crate::retry::RetryStopped;
 
 /// Opens a span per logical call and records the call's duration. See the [module docs](super).
@@ -76,9 +77,14 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let template = request.extensions().get::<UrlTemplate>().map(|t| t.0);
         let host = request.uri().host().unwrap_or_default();
+        let request_id = request
+            .headers()
+            .get(X_REQUEST_ID)
+            .and_then(|value| value.to_str().ok());
         let span = tracing::info_span!(
             "HTTP request",
             otel.kind = "client",
+            request_id,
             http.request.method = %request.method(),
             server.address = host,
             url.template = template,
@@ -86,7 +92,7 @@ where
             error.type = tracing::field::Empty,
         );
         let attributes = vec![
-            KeyValue::new("http.request.method", request.method().to_string()),
+            KeyValue::new("http.request.method", method_name(request.method())),
             KeyValue::new("server.address", host.to_owned()),
         ];
 
@@ -147,4 +153,19 @@ where
 
         Poll::Ready(result)
     }
+}
+
+/// The method as a metric attribute, without allocating for the standard ones.
+fn method_name(method: &Method) -> opentelemetry::Value {
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "_OTHER",
+    };
+    name.into()
 }
