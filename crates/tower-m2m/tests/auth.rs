@@ -307,3 +307,57 @@ async fn concurrent_cold_requests_through_the_layer_make_one_fetch() {
     assert_eq!(endpoint.calls(), 1);
     assert_eq!(upstream.calls(), 200);
 }
+
+/// An upstream that is not ready until `ready_at`, then records the token it is sent.
+#[derive(Clone)]
+struct SlowToBeReady {
+    ready_at: tokio::time::Instant,
+    sleep: Option<Arc<Mutex<std::pin::Pin<Box<tokio::time::Sleep>>>>>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Service<Request<ReplayBody>> for SlowToBeReady {
+    type Response = Response<String>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Response<String>, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        let ready_at = self.ready_at;
+        let sleep = self.sleep.get_or_insert_with(|| {
+            Arc::new(Mutex::new(Box::pin(tokio::time::sleep_until(ready_at))))
+        });
+        sleep.lock().unwrap().as_mut().poll(cx).map(Ok)
+    }
+
+    fn call(&mut self, request: Request<ReplayBody>) -> Self::Future {
+        let header = request.headers()[AUTHORIZATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        self.seen.lock().unwrap().push(header);
+        std::future::ready(Ok(Response::new(String::new())))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_that_expires_while_upstream_is_not_ready_is_not_sent() {
+    let endpoint = Endpoint::new(token_body(100));
+    let source = source(&endpoint);
+    source.token().await.unwrap();
+    let upstream = SlowToBeReady {
+        // token-1 is sent until 90 s (100 s less the 10 s leeway, clamped to a quarter).
+        ready_at: tokio::time::Instant::now() + Duration::from_secs(95),
+        sleep: None,
+        seen: Arc::default(),
+    };
+    let seen = Arc::clone(&upstream.seen);
+    let client = AuthLayer::new(source).layer(upstream);
+
+    let response = client.oneshot(get()).await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(*seen.lock().unwrap(), ["Bearer token-2"]);
+}

@@ -34,7 +34,7 @@ impl TokenSource {
     /// A token source with the default [`RefreshPolicy`], fetching through `transport`.
     ///
     /// `transport` is any tower service from `http::Request<ReplayBody>` to `http::Response`:
-    /// [`ReqwestTransport`](super::ReqwestTransport) in production, an in-memory service in
+    /// `tower_m2m::transport::ReqwestTransport` in production, an in-memory service in
     /// tests.
     pub fn new<T, B>(credentials: ClientCredentials, transport: T) -> Self
     where
