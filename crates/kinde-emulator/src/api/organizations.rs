@@ -58,14 +58,11 @@ pub(super) fn create(context: &Context, request: &ApiRequest) -> ApiResult {
     Ok(json_response(first_success(request.operation), &body))
 }
 
-/// `GET /api/v1/organization?code=`: without `code`, the default organization.
+/// `GET /api/v1/organization?code=`.
 pub(super) fn get(context: &Context, request: &ApiRequest) -> ApiResult {
+    let code = request.required_query("code")?;
     let store = context.store();
-    let organization = match request.query("code") {
-        Some(code) => store.organization(code),
-        None => store.default_organization(),
-    }
-    .ok_or_else(|| not_found(request))?;
+    let organization = store.organization(code).ok_or_else(|| not_found(request))?;
 
     let body = GetOrganizationResponse {
         code: Some(organization.code.clone()),
