@@ -124,16 +124,25 @@ where
                     }
 
                     let invalidated = sent.source.invalidate(&sent.token);
+                    let status = response.status().as_u16();
                     let Some((service, request)) = replay.take() else {
                         debug!(
-                            auth.status = response.status().as_u16(),
+                            auth.status = status,
                             auth.invalidated = invalidated,
                             "token rejected; request not replayable"
                         );
                         return Poll::Ready(Ok(response));
                     };
+                    let kept = sent.source.cached().is_some_and(|c| c.is_same(&sent.token));
+                    if kept {
+                        debug!(
+                            auth.status = status,
+                            "token rejected within its invalidation grace; not replaying"
+                        );
+                        return Poll::Ready(Ok(response));
+                    }
                     debug!(
-                        auth.status = response.status().as_u16(),
+                        auth.status = status,
                         auth.invalidated = invalidated,
                         "token rejected; replaying once"
                     );

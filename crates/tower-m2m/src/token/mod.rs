@@ -41,7 +41,10 @@
 //!   still the current one, and replays the request once with a fresh token if its body is
 //!   replayable (see [`crate::body`]) and the request did not opt out with [`NoAuthReplay`]. A
 //!   rejection that arrives after the cache has moved on replays with the current token without
-//!   another fetch. A streaming body is never replayed: its rejection is returned as is.
+//!   another fetch. A streaming body is never replayed: its rejection is returned as is. A
+//!   token younger than [`DEFAULT_INVALIDATION_GRACE`] is neither invalidated nor replayed:
+//!   a token rejected as soon as it is issued means misconfiguration, and fetching a new one
+//!   per rejected request would only cost tokens.
 //!
 //! The cached-token path takes one uncontended read lock, which a fetch holds only for the
 //! instant it installs a new token, and allocates nothing.
@@ -167,8 +170,8 @@ pub use key::CacheKey;
 pub use layer::AuthLayer;
 pub use policy::{
     DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX, DEFAULT_EXPIRY_LEEWAY, DEFAULT_FETCH_TIMEOUT,
-    DEFAULT_REFRESH_JITTER, DEFAULT_REFRESH_SHARE, DEFAULT_REJECTION_TTL, DEFAULT_TOKEN_LIFETIME,
-    RefreshPolicy,
+    DEFAULT_INVALIDATION_GRACE, DEFAULT_REFRESH_JITTER, DEFAULT_REFRESH_SHARE,
+    DEFAULT_REJECTION_TTL, DEFAULT_TOKEN_LIFETIME, RefreshPolicy,
 };
 pub use rejection::NoAuthReplay;
 pub use secret::{AccessToken, ClientSecret};

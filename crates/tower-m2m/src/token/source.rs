@@ -87,7 +87,8 @@ impl TokenSource {
         self.slot.cached()
     }
 
-    /// Drops `token` from the cache if, and only if, it is still the current token, and says
+    /// Drops `token` from the cache if, and only if, it is still the current token and is older
+    /// than the policy's [invalidation grace](RefreshPolicy::invalidation_grace), and says
     /// whether it did. Call it when upstream rejects `token`; a rejection that arrives after the
     /// cache has moved on to a newer token changes nothing.
     pub fn invalidate(&self, token: &AccessToken) -> bool {
