@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tower::{Layer, ServiceExt};
 use tower_m2m::ReplayBody;
-use tower_m2m::token::{AuthLayer, ClientCredentials, TokenSource};
+use tower_m2m::token::{AuthLayer, ClientCredentials, FetchErrorKind, TokenError, TokenSource};
 use tower_m2m::transport::ReqwestTransport;
 
 const TOKEN: &str = "loopback-token";
@@ -48,7 +48,12 @@ async fn answer(mut stream: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
     let request = String::from_utf8_lossy(&buffer).into_owned();
     seen.lock().unwrap().push(request.clone());
 
-    let (status, body) = if head.starts_with("post /oauth2/token") {
+    let (status, body) = if head.starts_with("post /moved/token") {
+        let response = "HTTP/1.1 307 Temporary Redirect\r\nlocation: /oauth2/token\r\n\
+                        content-length: 0\r\nconnection: close\r\n\r\n";
+        stream.write_all(response.as_bytes()).await.unwrap();
+        return;
+    } else if head.starts_with("post /oauth2/token") {
         let body = format!(r#"{{"access_token":"{TOKEN}","expires_in":"3600"}}"#);
         ("200 OK", body)
     } else if head.contains(&format!("authorization: bearer {TOKEN}")) {
@@ -100,5 +105,40 @@ async fn tokens_are_fetched_and_sent_over_reqwest() {
         "grant_type=client_credentials&client_id=client-1&client_secret=secret\
          &audience=https%3a%2f%2fapi.test"
     ));
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_redirect_from_the_token_endpoint_is_not_followed() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = tokio::spawn(serve(listener, Arc::clone(&seen)));
+
+    let credentials = ClientCredentials::builder(
+        format!("http://{address}/moved/token"),
+        "client-1",
+        "secret",
+    )
+    .build()
+    .unwrap();
+    let source = TokenSource::new(credentials, ReqwestTransport::new());
+    let error = tokio::time::timeout(Duration::from_secs(10), source.token())
+        .await
+        .expect("answered in time")
+        .unwrap_err();
+
+    let TokenError::Unavailable(unavailable) = error else {
+        panic!("expected TokenUnavailable, got {error:?}");
+    };
+    assert_eq!(
+        unavailable.cause().unwrap().kind(),
+        FetchErrorKind::Status(StatusCode::TEMPORARY_REDIRECT)
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "the secret was sent once, to the configured URL"
+    );
     server.abort();
 }
