@@ -167,7 +167,7 @@ pub use error::{
 pub use future::ResponseFuture;
 pub use jitter::{Jitter, RandomJitter};
 pub use key::CacheKey;
-pub use layer::AuthLayer;
+pub use layer::{AuthLayer, DEFAULT_REJECTED_STATUS, DEFAULT_REPLAY};
 pub use policy::{
     DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX, DEFAULT_EXPIRY_LEEWAY, DEFAULT_FETCH_TIMEOUT,
     DEFAULT_INVALIDATION_GRACE, DEFAULT_REFRESH_JITTER, DEFAULT_REFRESH_SHARE,
