@@ -70,6 +70,17 @@
 //! the start of the token request, never from a wall clock. Jitter comes from a [`Jitter`]
 //! (thread-local `rand` by default) that tests replace.
 //!
+//! # Notes
+//!
+//! - The secret and tokens are zeroed when their redacting wrappers drop, but not the copies
+//!   that HTTP needs: the form body of a token request and the `Authorization` header values.
+//! - A fetch is spawned on the current tokio runtime: [`TokenSource::token`] and the layer must
+//!   run inside one.
+//! - The cached-token path shares one read lock and two reference counts between all threads.
+//!   That is cheap on a few cores; it has not been measured under heavy many-core contention.
+//! - Each replayable request is copied before it is sent, so that it can be replayed; see
+//!   [`Auth`] for what that costs and how to switch it off.
+//!
 //! # Example
 //!
 //! With an in-memory token endpoint, as in tests:
