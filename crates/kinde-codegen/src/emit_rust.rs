@@ -214,6 +214,8 @@ fn quoted_list(values: &[String]) -> String {
 /// The Rust type for `ty`.
 pub(crate) fn rust_type(registry: &Registry, ty: &Ty) -> Result<String> {
     Ok(match ty {
+        // Binary strings only occur in multipart uploads, which carry raw bytes.
+        Ty::String(Some(format)) if format == "binary" => "Vec<u8>".to_owned(),
         Ty::String(_) => "String".to_owned(),
         Ty::Integer => "i64".to_owned(),
         Ty::Number => "f64".to_owned(),

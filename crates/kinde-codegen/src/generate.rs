@@ -47,9 +47,9 @@ pub(crate) struct Generated {
     pub(crate) operations: Vec<operations::Operation>,
 }
 
-/// Reads the spec into models and operations.
-pub(crate) fn analyse(spec: &Spec) -> Result<Generated> {
-    let overrides: Overrides = serde_yaml_ng::from_str(OVERRIDES)
+/// Reads the spec into models and operations, applying the overrides in `overrides_yaml`.
+fn analyse(spec: &Spec, overrides_yaml: &str) -> Result<Generated> {
+    let overrides: Overrides = serde_yaml_ng::from_str(overrides_yaml)
         .map_err(|e| Error::new(format!("overrides.yaml: {e}")))?;
     let mut registry = Registry::with_components(spec)?;
     let operations = operations::collect(spec, &mut registry, &overrides.operations)?;
@@ -74,12 +74,16 @@ pub(crate) fn analyse(spec: &Spec) -> Result<Generated> {
     })
 }
 
-/// Generates every file.
+/// Generates every file, with the committed overrides.
 pub(crate) fn all(spec: &Spec) -> Result<Files> {
+    all_with(spec, OVERRIDES)
+}
+
+fn all_with(spec: &Spec, overrides_yaml: &str) -> Result<Files> {
     let Generated {
         registry,
         operations,
-    } = analyse(spec)?;
+    } = analyse(spec, overrides_yaml)?;
     let mut files = Files::new();
 
     let request_models = request_models(&registry, &operations);
@@ -176,5 +180,163 @@ fn collect_models(ty: &Ty, into: &mut Vec<String>) {
         Ty::Model(name) => into.push(name.clone()),
         Ty::Array(inner) | Ty::Map(inner) => collect_models(inner, into),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+openapi: 3.0.0
+info: { title: t, version: '1' }
+paths:
+  /api/v1/things:
+    get:
+      operationId: getThings
+      tags: [Things]
+      x-scope: read:things
+      parameters:
+        - { name: page_size, in: query, schema: { type: integer, nullable: true } }
+        - { name: next_token, in: query, schema: { type: string, nullable: true } }
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: { $ref: '#/components/schemas/things_response' }
+        '403': { description: no }
+  /api/v1/things/{thing_id}:
+    put:
+      operationId: rotateApiKey
+      tags: [Things]
+      description: 'Needs <code>update:things</code>'
+      parameters:
+        - { name: thing_id, in: path, required: true, schema: { type: string } }
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                name: { type: string, nullable: true }
+                kind: { type: string, enum: [big, 'very small'] }
+              required: [kind]
+      responses:
+        '201': { description: rotated }
+components:
+  schemas:
+    things_response:
+      type: object
+      properties:
+        code: { type: string, example: OK }
+        next_token: { type: string }
+        things:
+          type: array
+          items:
+            type: object
+            properties:
+              id: { type: string, example: thing_1 }
+              created_on: { type: string, format: date-time }
+"#;
+
+    const OVERRIDES: &str = r#"
+idempotency:
+  rotateApiKey: { idempotent: false, reason: rotates on every call }
+page_items: {}
+secrets:
+  - { field: RotateApiKeyRequest.name, reason: a test secret }
+"#;
+
+    fn analyse_text(text: &str) -> Result<Generated> {
+        analyse(&Spec::parse(text)?, OVERRIDES)
+    }
+
+    #[test]
+    fn reads_operations_scopes_pagination_and_overrides() {
+        let generated = analyse_text(MINIMAL).expect("generates");
+        let [list, put] = generated.operations.as_slice() else {
+            panic!("two operations expected");
+        };
+        assert_eq!(list.scope.as_deref(), Some("read:things"));
+        let page = list.pagination.as_ref().expect("paginated");
+        assert_eq!(page.items_field, "things");
+        // The scope comes from the description when there is no x-scope; the override file
+        // turns this PUT (named like the real rotating one) non-idempotent.
+        assert_eq!(put.scope.as_deref(), Some("update:things"));
+        assert_eq!(put.success, [201]);
+        assert!(!put.idempotent);
+        assert!(put.idempotency_reason.is_some());
+    }
+
+    #[test]
+    fn names_inline_types_after_their_place() {
+        let generated = analyse_text(MINIMAL).expect("generates");
+        let names: Vec<&str> = generated
+            .registry
+            .models
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "ThingsResponse",
+                "ThingsResponseThing",
+                "RotateApiKeyRequest"
+            ]
+        );
+        let kind = generated
+            .registry
+            .enum_def("RotateApiKeyRequestKind")
+            .expect("enum");
+        assert_eq!(kind.values, ["big", "very small"]);
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        let spec = Spec::parse(MINIMAL).expect("parses");
+        let first = all_with(&spec, OVERRIDES).expect("first");
+        assert_eq!(first, all_with(&spec, OVERRIDES).expect("second"));
+        let models = &first["crates/kinde-api/src/generated/models.rs"];
+        assert!(
+            models.contains("pub name: Option<Option<Redacted<String>>>"),
+            "{models}"
+        );
+        assert!(
+            models.contains("pub kind: RotateApiKeyRequestKind"),
+            "{models}"
+        );
+    }
+
+    #[test]
+    fn unsupported_constructs_fail_naming_the_schema_and_field() {
+        let text = MINIMAL.replace(
+            "created_on: { type: string, format: date-time }",
+            "created_on: { anyOf: [{ type: string }, { type: integer }] }",
+        );
+        let error = analyse_text(&text)
+            .expect_err("anyOf is unsupported")
+            .to_string();
+        assert!(error.contains("things_response"), "{error}");
+        assert!(error.contains("created_on"), "{error}");
+        assert!(error.contains("anyOf"), "{error}");
+    }
+
+    #[test]
+    fn a_stale_secret_rule_fails() {
+        let overrides = OVERRIDES.replace("RotateApiKeyRequest.name", "RotateApiKeyRequest.gone");
+        let error = analyse(&Spec::parse(MINIMAL).expect("parses"), &overrides)
+            .expect_err("stale rule")
+            .to_string();
+        assert!(error.contains("RotateApiKeyRequest.gone"), "{error}");
+    }
+
+    #[test]
+    fn a_required_property_that_is_not_declared_fails() {
+        let text = MINIMAL.replace("required: [kind]", "required: [kind, colour]");
+        let error = analyse_text(&text).expect_err("undeclared").to_string();
+        assert!(error.contains("colour"), "{error}");
     }
 }

@@ -113,6 +113,37 @@ pub(crate) fn pascal(id: &str) -> String {
     }
 }
 
+/// An operation id with plural acronyms written as words (`getAPIs` -> `getApis`,
+/// `addRedirectCallbackURLs` -> `addRedirectCallbackUrls`), so that case conversions split it
+/// where a reader would: `get_apis`, `AddApisRequest`.
+pub(crate) fn plain_words(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    let mut out = String::with_capacity(id.len());
+    let mut index = 0;
+    while index < chars.len() {
+        if !chars[index].is_ascii_uppercase() {
+            out.push(chars[index]);
+            index += 1;
+            continue;
+        }
+        let start = index;
+        while index < chars.len() && chars[index].is_ascii_uppercase() {
+            index += 1;
+        }
+        let run = &chars[start..index];
+        let plural = run.len() >= 2
+            && chars.get(index) == Some(&'s')
+            && chars.get(index + 1).is_none_or(char::is_ascii_uppercase);
+        if plural {
+            out.push(run[0]);
+            out.extend(run[1..].iter().map(char::to_ascii_lowercase));
+        } else {
+            out.extend(run);
+        }
+    }
+    out
+}
+
 /// The hand-kept idempotency exceptions from the overrides file.
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct IdempotencyOverride {
@@ -343,7 +374,7 @@ fn request_body(
     let Some(schema) = media.get("schema") else {
         bail!("{origin}: request body without schema");
     };
-    let name = format!("{}Request", id.to_upper_camel_case());
+    let name = format!("{}Request", plain_words(id).to_upper_camel_case());
     let ty = registry.inline(spec, schema, &name, &format!("request body of `{id}`"))?;
     let Ty::Model(model) = ty else {
         bail!("{origin}: request body is not an object");
@@ -384,7 +415,7 @@ fn responses(
             let Some(schema) = media.get("schema") else {
                 continue;
             };
-            let name = format!("{}Response", id.to_upper_camel_case());
+            let name = format!("{}Response", plain_words(id).to_upper_camel_case());
             let ty = match (spec::schema_ref(schema), &body) {
                 (Some(component), _) => match registry.component(component) {
                     Some(model) => Ty::Model(model.to_owned()),
@@ -483,6 +514,24 @@ fn pagination(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plural_acronyms_read_as_words() {
+        use heck::ToSnakeCase;
+        let snake = |id: &str| plain_words(id).to_snake_case();
+        assert_eq!(snake("getAPIs"), "get_apis");
+        assert_eq!(
+            snake("addRedirectCallbackURLs"),
+            "add_redirect_callback_urls"
+        );
+        assert_eq!(snake("getAPIScopes"), "get_api_scopes");
+        assert_eq!(snake("ResetOrgUserMFA"), "reset_org_user_mfa");
+        assert_eq!(snake("ResetOrgUserMFAAll"), "reset_org_user_mfa_all");
+        assert_eq!(
+            snake("GetEnvironementFeatureFlags"),
+            "get_environement_feature_flags"
+        );
+    }
 
     #[test]
     fn pascal_keeps_the_spec_spelling() {

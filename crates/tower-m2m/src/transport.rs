@@ -13,15 +13,27 @@ use crate::body::ReplayBody;
 ///
 /// Buffered [`ReplayBody`]s are sent with a `Content-Length`; streaming ones are streamed.
 /// Cloning shares the client's connection pool.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ReqwestTransport {
     client: reqwest::Client,
 }
 
 impl ReqwestTransport {
-    /// A transport over a default [`reqwest::Client`].
+    /// A transport over a reqwest client that does not follow redirects.
+    ///
+    /// Redirects are returned to the caller instead: a `307` or `308` from a token endpoint
+    /// would otherwise send the form with the client secret to wherever it points, and the
+    /// layers above (retry, breaker, tracing) should see every hop.
+    ///
+    /// # Panics
+    ///
+    /// If the TLS backend cannot be initialised, as [`reqwest::Client::new`] does.
     pub fn new() -> Self {
-        Self::default()
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the TLS backend initialises");
+        Self { client }
     }
 
     /// A transport over `client`, for custom timeouts, proxies or TLS roots.
@@ -51,6 +63,12 @@ impl Service<Request<ReplayBody>> for ReqwestTransport {
             let response = client.execute(request?).await?;
             Ok(Response::from(response))
         })
+    }
+}
+
+impl Default for ReqwestTransport {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

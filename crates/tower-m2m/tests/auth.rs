@@ -76,6 +76,13 @@ impl Upstream {
     }
 }
 
+/// Fetches the first token and lets a minute pass, as in a service that has been running:
+/// upstream's rejections then concern a token past its invalidation grace.
+async fn warm(source: &tower_m2m::token::TokenSource) {
+    source.token().await.unwrap();
+    tokio::time::advance(Duration::from_secs(60)).await;
+}
+
 fn get() -> Request<ReplayBody> {
     Request::get("https://api.test/users")
         .body(ReplayBody::empty())
@@ -118,7 +125,9 @@ async fn every_request_carries_a_sensitive_bearer_header() {
 async fn a_401_replays_once_with_a_fresh_token() {
     let endpoint = Endpoint::new(token_body(3600));
     let upstream = Upstream::new();
-    let mut client = AuthLayer::new(source(&endpoint)).layer(upstream.service(reject_first_token));
+    let source = source(&endpoint);
+    warm(&source).await;
+    let mut client = AuthLayer::new(source).layer(upstream.service(reject_first_token));
 
     let response = client.ready().await.unwrap().call(get()).await.unwrap();
 
@@ -131,8 +140,9 @@ async fn a_401_replays_once_with_a_fresh_token() {
 async fn a_persistent_401_is_replayed_only_once() {
     let endpoint = Endpoint::new(token_body(3600));
     let upstream = Upstream::new();
-    let mut client =
-        AuthLayer::new(source(&endpoint)).layer(upstream.service(|_| StatusCode::UNAUTHORIZED));
+    let source = source(&endpoint);
+    warm(&source).await;
+    let mut client = AuthLayer::new(source).layer(upstream.service(|_| StatusCode::UNAUTHORIZED));
 
     let response = client.ready().await.unwrap().call(get()).await.unwrap();
 
@@ -145,7 +155,9 @@ async fn a_persistent_401_is_replayed_only_once() {
 async fn a_late_401_replays_with_the_current_token_without_another_fetch() {
     let endpoint = Endpoint::new(token_body(3600));
     let upstream = Upstream::new();
-    let client = AuthLayer::new(source(&endpoint)).layer(upstream.service(reject_first_token));
+    let source = source(&endpoint);
+    warm(&source).await;
+    let client = AuthLayer::new(source).layer(upstream.service(reject_first_token));
 
     // Both requests carry token-1; the first is rejected at once, the second a second later,
     // after the cache has moved on to token-2.
@@ -178,7 +190,9 @@ async fn a_late_401_replays_with_the_current_token_without_another_fetch() {
 async fn a_streaming_body_is_never_replayed() {
     let endpoint = Endpoint::new(token_body(3600));
     let upstream = Upstream::new();
-    let mut client = AuthLayer::new(source(&endpoint)).layer(upstream.service(reject_first_token));
+    let source = source(&endpoint);
+    warm(&source).await;
+    let mut client = AuthLayer::new(source).layer(upstream.service(reject_first_token));
 
     let chunk = http_body_util::Full::new(Bytes::from_static(b"chunk"));
     let streaming = Request::post("https://api.test/upload")
@@ -234,6 +248,7 @@ async fn a_403_counts_as_a_rejected_token_only_when_configured() {
     let endpoint = Endpoint::new(token_body(3600));
     let upstream = Upstream::new();
     let source = source(&endpoint);
+    warm(&source).await;
 
     let mut default = AuthLayer::new(source.clone()).layer(upstream.service(forbid_first_token));
     let response = default.ready().await.unwrap().call(get()).await.unwrap();
@@ -306,4 +321,83 @@ async fn concurrent_cold_requests_through_the_layer_make_one_fetch() {
     );
     assert_eq!(endpoint.calls(), 1);
     assert_eq!(upstream.calls(), 200);
+}
+
+/// An upstream that is not ready until `ready_at`, then records the token it is sent.
+#[derive(Clone)]
+struct SlowToBeReady {
+    ready_at: tokio::time::Instant,
+    sleep: Option<Arc<Mutex<std::pin::Pin<Box<tokio::time::Sleep>>>>>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Service<Request<ReplayBody>> for SlowToBeReady {
+    type Response = Response<String>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Response<String>, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        let ready_at = self.ready_at;
+        let sleep = self.sleep.get_or_insert_with(|| {
+            Arc::new(Mutex::new(Box::pin(tokio::time::sleep_until(ready_at))))
+        });
+        sleep.lock().unwrap().as_mut().poll(cx).map(Ok)
+    }
+
+    fn call(&mut self, request: Request<ReplayBody>) -> Self::Future {
+        let header = request.headers()[AUTHORIZATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        self.seen.lock().unwrap().push(header);
+        std::future::ready(Ok(Response::new(String::new())))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_that_expires_while_upstream_is_not_ready_is_not_sent() {
+    let endpoint = Endpoint::new(token_body(100));
+    let source = source(&endpoint);
+    source.token().await.unwrap();
+    let upstream = SlowToBeReady {
+        // token-1 is sent until 90 s (100 s less the 10 s leeway, clamped to a quarter).
+        ready_at: tokio::time::Instant::now() + Duration::from_secs(95),
+        sleep: None,
+        seen: Arc::default(),
+    };
+    let seen = Arc::clone(&upstream.seen);
+    let client = AuthLayer::new(source).layer(upstream);
+
+    let response = client.oneshot(get()).await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(*seen.lock().unwrap(), ["Bearer token-2"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_rejected_as_soon_as_issued_is_not_renewed_per_request() {
+    // A scope the application lacks: upstream answers 403 to every token, and 403 is configured
+    // as a rejection. Each renewal would cost a token and change nothing.
+    let endpoint = Endpoint::new(token_body(3600));
+    let upstream = Upstream::new();
+    let layer = AuthLayer::new(source(&endpoint))
+        .rejected_statuses([StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN]);
+    let mut client = layer.layer(upstream.service(|_| StatusCode::FORBIDDEN));
+
+    for _ in 0..600 {
+        let response = client.ready().await.unwrap().call(get()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // One minute: one fetch per five-second grace at most, not one per request.
+    assert!(endpoint.calls() <= 13, "{} fetches", endpoint.calls());
+    assert!(
+        upstream.calls() <= 600 + 12,
+        "{} upstream requests",
+        upstream.calls()
+    );
 }

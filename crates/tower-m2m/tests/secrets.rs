@@ -83,7 +83,9 @@ async fn no_secret_or_token_reaches_logs_spans_errors_or_debug_output() {
         let source = source(&endpoint, authentication);
         printed.push(format!("{source:?} {:?}", source.key()));
 
-        // Cold fetch, then a 401 and its replay through the layer.
+        // Cold fetch, then (past the invalidation grace) a 401 and its replay through the layer.
+        source.token().await.unwrap();
+        advance(Duration::from_secs(6)).await;
         let seen = Arc::clone(&upstream_requests);
         let upstream = service_fn(move |request: Request<ReplayBody>| {
             let seen = Arc::clone(&seen);

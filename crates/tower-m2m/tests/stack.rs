@@ -50,8 +50,12 @@ async fn a_401_replay_and_a_retry_carry_the_same_request_id() {
         let mut transport = transport.clone();
         tower::Service::call(&mut transport, request.map(|_| String::new()))
     });
+    // A token from a minute ago: a 401 now means it went stale, so it is replayed.
+    let tokens = token_source(true);
+    tokens.token().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
     let client = M2mStack::builder(UpstreamHandle::new("kinde"))
-        .token_source(token_source(true))
+        .token_source(tokens)
         .service(transport);
 
     let response = client.oneshot(replayable(get("replayed"))).await.unwrap();

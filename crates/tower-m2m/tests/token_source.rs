@@ -270,6 +270,11 @@ async fn invalidate_clears_only_the_current_token() {
     let source = source(&endpoint);
 
     let first = source.token().await.unwrap();
+    assert!(
+        !source.invalidate(&first),
+        "a token within its grace is kept"
+    );
+    advance(Duration::from_secs(10)).await;
     assert!(source.invalidate(&first));
     let second = source.token().await.unwrap();
     assert!(!second.is_same(&first));

@@ -3558,7 +3558,7 @@ pub struct VerifyApiKeyRequest {
 
 /// The request body of `addAPIs`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct AddApIsRequest {
+pub struct AddApisRequest {
     /// `name`: string, required.
     pub name: String,
     /// `audience`: string, required.
@@ -3799,7 +3799,7 @@ pub struct UpdateBusinessRequest {
 
 /// The request body of `replaceRedirectCallbackURLs`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ReplaceRedirectCallbackUrLsRequest {
+pub struct ReplaceRedirectCallbackUrlsRequest {
     /// `urls`: list of string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub urls: Option<Vec<String>>,
@@ -3807,7 +3807,7 @@ pub struct ReplaceRedirectCallbackUrLsRequest {
 
 /// The request body of `addRedirectCallbackURLs`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct AddRedirectCallbackUrLsRequest {
+pub struct AddRedirectCallbackUrlsRequest {
     /// `urls`: list of string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub urls: Option<Vec<String>>,
@@ -3815,7 +3815,7 @@ pub struct AddRedirectCallbackUrLsRequest {
 
 /// The request body of `replaceLogoutRedirectURLs`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ReplaceLogoutRedirectUrLsRequest {
+pub struct ReplaceLogoutRedirectUrlsRequest {
     /// `urls`: list of string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub urls: Option<Vec<String>>,
@@ -3823,7 +3823,7 @@ pub struct ReplaceLogoutRedirectUrLsRequest {
 
 /// The request body of `addLogoutRedirectURLs`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct AddLogoutRedirectUrLsRequest {
+pub struct AddLogoutRedirectUrlsRequest {
     /// `urls`: list of string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub urls: Option<Vec<String>>,
@@ -4178,7 +4178,7 @@ pub struct UpdateEnvironementFeatureFlagOverrideRequest {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AddLogoRequest {
     /// `logo`: string (binary), required.
-    pub logo: String,
+    pub logo: Vec<u8>,
 }
 
 /// The request body of `createEnvironmentVariable`.
@@ -4558,7 +4558,7 @@ pub struct UpdateOrganizationPasskeyResponse {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AddOrganizationLogoRequest {
     /// `logo`: string (binary), required.
-    pub logo: String,
+    pub logo: Vec<u8>,
 }
 
 /// The request body of `UpdateOrganizationSessions`.

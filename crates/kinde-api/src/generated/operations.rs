@@ -308,7 +308,7 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(Body {
             media_type: MediaType::Json,
             required: true,
-            type_name: "AddApIsRequest",
+            type_name: "AddApisRequest",
             fields: &[
                 Param {
                     name: "name",
@@ -1913,7 +1913,7 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(Body {
             media_type: MediaType::Json,
             required: true,
-            type_name: "ReplaceRedirectCallbackUrLsRequest",
+            type_name: "ReplaceRedirectCallbackUrlsRequest",
             fields: &[Param {
                 name: "urls",
                 location: ParamLocation::Body,
@@ -1951,7 +1951,7 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(Body {
             media_type: MediaType::Json,
             required: true,
-            type_name: "AddRedirectCallbackUrLsRequest",
+            type_name: "AddRedirectCallbackUrlsRequest",
             fields: &[Param {
                 name: "urls",
                 location: ParamLocation::Body,
@@ -2049,7 +2049,7 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(Body {
             media_type: MediaType::Json,
             required: true,
-            type_name: "ReplaceLogoutRedirectUrLsRequest",
+            type_name: "ReplaceLogoutRedirectUrlsRequest",
             fields: &[Param {
                 name: "urls",
                 location: ParamLocation::Body,
@@ -2087,7 +2087,7 @@ pub static OPERATIONS: &[Operation] = &[
         body: Some(Body {
             media_type: MediaType::Json,
             required: true,
-            type_name: "AddLogoutRedirectUrLsRequest",
+            type_name: "AddLogoutRedirectUrlsRequest",
             fields: &[Param {
                 name: "urls",
                 location: ParamLocation::Body,

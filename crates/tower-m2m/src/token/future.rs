@@ -123,28 +123,60 @@ where
                         return Poll::Ready(Ok(response));
                     }
 
-                    let invalidated = sent.source.invalidate(&sent.token);
-                    let Some((service, request)) = replay.take() else {
-                        debug!(
-                            auth.status = response.status().as_u16(),
-                            auth.invalidated = invalidated,
-                            "token rejected; request not replayable"
-                        );
-                        return Poll::Ready(Ok(response));
-                    };
-                    debug!(
-                        auth.status = response.status().as_u16(),
-                        auth.invalidated = invalidated,
-                        "token rejected; replaying once"
-                    );
-                    Kind::Replaying {
-                        future: Box::pin(replay_once(service, request, sent.source)),
+                    match replay_after_rejection(sent, replay.take(), response) {
+                        Ok(future) => Kind::Replaying { future },
+                        Err(response) => return Poll::Ready(Ok(response)),
                     }
                 }
             };
             self.as_mut().project().kind.set(next);
         }
     }
+}
+
+/// Invalidates the rejected token and starts the replay, or gives the response back when the
+/// request cannot be replayed or its token is kept (it is within its invalidation grace).
+fn replay_after_rejection<S, B, ResBody>(
+    sent: Sent,
+    replay: Option<(S, Request<B>)>,
+    response: Response<ResBody>,
+) -> Result<ReplayFuture<Response<ResBody>>, Response<ResBody>>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+    B: Send + 'static,
+    ResBody: Send + 'static,
+{
+    let invalidated = sent.source.invalidate(&sent.token);
+    let status = response.status().as_u16();
+
+    let Some((service, request)) = replay else {
+        debug!(
+            auth.status = status,
+            auth.invalidated = invalidated,
+            "token rejected; not replayable"
+        );
+        return Err(response);
+    };
+    if sent
+        .source
+        .cached()
+        .is_some_and(|current| current.is_same(&sent.token))
+    {
+        debug!(
+            auth.status = status,
+            "token rejected within its invalidation grace; not replaying"
+        );
+        return Err(response);
+    }
+
+    debug!(
+        auth.status = status,
+        auth.invalidated = invalidated,
+        "token rejected; replaying once"
+    );
+    Ok(Box::pin(replay_once(service, request, sent.source)))
 }
 
 /// Sends `request` again with the current token, fetching one only if the cache has none.

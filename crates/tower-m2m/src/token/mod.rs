@@ -41,7 +41,10 @@
 //!   still the current one, and replays the request once with a fresh token if its body is
 //!   replayable (see [`crate::body`]) and the request did not opt out with [`NoAuthReplay`]. A
 //!   rejection that arrives after the cache has moved on replays with the current token without
-//!   another fetch. A streaming body is never replayed: its rejection is returned as is.
+//!   another fetch. A streaming body is never replayed: its rejection is returned as is. A
+//!   token younger than [`DEFAULT_INVALIDATION_GRACE`] is neither invalidated nor replayed:
+//!   a token rejected as soon as it is issued means misconfiguration, and fetching a new one
+//!   per rejected request would only cost tokens.
 //!
 //! The cached-token path takes one uncontended read lock, which a fetch holds only for the
 //! instant it installs a new token, and allocates nothing.
@@ -66,6 +69,17 @@
 //! All times come from tokio's clock, so tests run on paused time. Lifetimes are counted from
 //! the start of the token request, never from a wall clock. Jitter comes from a [`Jitter`]
 //! (thread-local `rand` by default) that tests replace.
+//!
+//! # Notes
+//!
+//! - The secret and tokens are zeroed when their redacting wrappers drop, but not the copies
+//!   that HTTP needs: the form body of a token request and the `Authorization` header values.
+//! - A fetch is spawned on the current tokio runtime: [`TokenSource::token`] and the layer must
+//!   run inside one.
+//! - The cached-token path shares one read lock and two reference counts between all threads.
+//!   That is cheap on a few cores; it has not been measured under heavy many-core contention.
+//! - Each replayable request is copied before it is sent, so that it can be replayed; see
+//!   [`Auth`] for what that costs and how to switch it off.
 //!
 //! # Example
 //!
@@ -164,11 +178,11 @@ pub use error::{
 pub use future::ResponseFuture;
 pub use jitter::{Jitter, RandomJitter};
 pub use key::CacheKey;
-pub use layer::AuthLayer;
+pub use layer::{AuthLayer, DEFAULT_REJECTED_STATUS, DEFAULT_REPLAY};
 pub use policy::{
     DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX, DEFAULT_EXPIRY_LEEWAY, DEFAULT_FETCH_TIMEOUT,
-    DEFAULT_REFRESH_JITTER, DEFAULT_REFRESH_SHARE, DEFAULT_REJECTION_TTL, DEFAULT_TOKEN_LIFETIME,
-    RefreshPolicy,
+    DEFAULT_INVALIDATION_GRACE, DEFAULT_REFRESH_JITTER, DEFAULT_REFRESH_SHARE,
+    DEFAULT_REJECTION_TTL, DEFAULT_TOKEN_LIFETIME, RefreshPolicy,
 };
 pub use rejection::NoAuthReplay;
 pub use secret::{AccessToken, ClientSecret};

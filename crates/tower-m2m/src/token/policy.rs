@@ -42,6 +42,12 @@ pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// failed client authentications.
 pub const DEFAULT_REJECTION_TTL: Duration = Duration::from_secs(30);
 
+/// A token younger than 5 seconds is not invalidated when upstream rejects it. A token that is
+/// rejected as soon as it is issued points at configuration (a wrong audience, a missing scope,
+/// a `403` counted as a rejection), not at a stale token: fetching again would not help and
+/// would cost a token per rejected request. The grace bounds such fetches to twelve a minute.
+pub const DEFAULT_INVALIDATION_GRACE: Duration = Duration::from_secs(5);
+
 /// The refresh, expiry and backoff rules of a [`TokenSource`](super::TokenSource).
 ///
 /// Every setter takes `self` and panics on a value that would make the policy unsound; each
@@ -56,6 +62,7 @@ pub struct RefreshPolicy {
     backoff_initial: Duration,
     backoff_max: Duration,
     rejection_ttl: Duration,
+    invalidation_grace: Duration,
 }
 
 impl Default for RefreshPolicy {
@@ -69,6 +76,7 @@ impl Default for RefreshPolicy {
             backoff_initial: DEFAULT_BACKOFF_INITIAL,
             backoff_max: DEFAULT_BACKOFF_MAX,
             rejection_ttl: DEFAULT_REJECTION_TTL,
+            invalidation_grace: DEFAULT_INVALIDATION_GRACE,
         }
     }
 }
@@ -170,6 +178,17 @@ impl RefreshPolicy {
         assert!(!ttl.is_zero(), "rejection ttl must not be zero");
         self.rejection_ttl = ttl;
         self
+    }
+
+    /// Ignore invalidations of tokens younger than `grace` ([`DEFAULT_INVALIDATION_GRACE`]);
+    /// zero honours every invalidation.
+    pub fn invalidation_grace(mut self, grace: Duration) -> Self {
+        self.invalidation_grace = grace;
+        self
+    }
+
+    pub(crate) fn invalidation_grace_value(&self) -> Duration {
+        self.invalidation_grace
     }
 
     pub(crate) fn fetch_timeout_value(&self) -> Duration {

@@ -15,11 +15,6 @@ pub struct NoAuthReplay;
 pub(crate) struct StatusSet(u128);
 
 impl StatusSet {
-    /// Only `401 Unauthorized`, the status RFC 6750 prescribes for an invalid token.
-    pub(crate) fn unauthorized() -> Self {
-        Self::from_statuses([StatusCode::UNAUTHORIZED])
-    }
-
     /// # Panics
     ///
     /// If a status is not in `400..=499`.
@@ -50,6 +45,6 @@ mod tests {
         assert!(set.contains(StatusCode::FORBIDDEN));
         assert!(!set.contains(StatusCode::NOT_FOUND));
         assert!(!set.contains(StatusCode::OK));
-        assert!(!StatusSet::unauthorized().contains(StatusCode::FORBIDDEN));
+        assert!(!StatusSet::from_statuses([]).contains(StatusCode::UNAUTHORIZED));
     }
 }

@@ -65,19 +65,26 @@ pub struct AccessToken(Arc<Issued>);
 struct Issued {
     secret: SecretString,
     header: HeaderValue,
+    requested_at: Instant,
     refresh_at: Instant,
     usable_until: Instant,
 }
 
 impl AccessToken {
     /// Builds a token, or returns `None` if it cannot be sent in an HTTP header.
-    pub(crate) fn new(secret: String, refresh_at: Instant, usable_until: Instant) -> Option<Self> {
+    pub(crate) fn new(
+        secret: String,
+        requested_at: Instant,
+        refresh_at: Instant,
+        usable_until: Instant,
+    ) -> Option<Self> {
         let mut header = HeaderValue::try_from(format!("Bearer {secret}")).ok()?;
         header.set_sensitive(true);
 
         Some(Self(Arc::new(Issued {
             secret: SecretString::from(secret),
             header,
+            requested_at,
             refresh_at,
             usable_until,
         })))
@@ -96,6 +103,11 @@ impl AccessToken {
     /// The instant after which the token is never sent: its expiry less a safety leeway.
     pub fn usable_until(&self) -> Instant {
         self.0.usable_until
+    }
+
+    /// The instant its token request was sent; the token is at most this old.
+    pub fn requested_at(&self) -> Instant {
+        self.0.requested_at
     }
 
     /// The instant from which the next caller starts a background refresh.
@@ -133,7 +145,7 @@ mod tests {
     fn debug_and_display_redact() {
         let secret = ClientSecret::new("s3cr3t-value");
         let now = Instant::now();
-        let token = AccessToken::new("tok-value".into(), now, now).unwrap();
+        let token = AccessToken::new("tok-value".into(), now, now, now).unwrap();
 
         for printed in [
             format!("{secret:?}"),
@@ -153,6 +165,6 @@ mod tests {
     #[test]
     fn a_token_that_cannot_be_a_header_is_refused() {
         let now = Instant::now();
-        assert!(AccessToken::new("line\nbreak".into(), now, now).is_none());
+        assert!(AccessToken::new("line\nbreak".into(), now, now, now).is_none());
     }
 }

@@ -7,6 +7,7 @@ use std::task::{Context, Poll, ready};
 
 use http::header::AUTHORIZATION;
 use http::{Request, Response};
+use tokio::time::Instant;
 use tower::Service;
 use tracing::trace;
 
@@ -28,10 +29,22 @@ type TokenFuture = Pin<Box<dyn Future<Output = Result<AccessToken, TokenError>> 
 /// service. A failure to get a token is not a `poll_ready` error, which would mark the service
 /// dead: the next `call` returns it, boxed as [`CredentialsRejected`](super::CredentialsRejected)
 /// or [`TokenUnavailable`](super::TokenUnavailable).
+///
+/// # Notes
+///
+/// - To be able to replay a request, `call` copies it before sending it whenever its body is
+///   replayable (the header map is cloned: two small allocations). That copy is most of what
+///   the layer costs per request; switch it off with [`AuthLayer::replay`] where a replay on
+///   `401` is not wanted.
+/// - The replay waits for the inner service's readiness inside the response future, as
+///   `tower::retry` does, and is boxed; the common path is not.
 pub struct Auth<S> {
     inner: S,
     config: AuthLayer,
     state: State,
+    /// The inner service answered `Pending` to the last `poll_ready`: time has passed since the
+    /// token was taken, so check it is still usable before relying on it.
+    inner_pending: bool,
 }
 
 enum State {
@@ -56,6 +69,7 @@ impl<S> Auth<S> {
             inner,
             config,
             state: State::Idle,
+            inner_pending: false,
         }
     }
 
@@ -125,7 +139,16 @@ where
                         Err(error) => State::Failed(error),
                     };
                 }
-                State::Ready(_) => return self.inner.poll_ready(cx).map_err(Into::into),
+                State::Ready(token) => {
+                    if self.inner_pending && !token.is_usable_at(Instant::now()) {
+                        self.state = State::Idle;
+                        self.inner_pending = false;
+                        continue;
+                    }
+                    let ready = self.inner.poll_ready(cx);
+                    self.inner_pending = ready.is_pending();
+                    return ready.map_err(Into::into);
+                }
                 State::Failed(_) => return Poll::Ready(Ok(())),
             }
         }

@@ -130,10 +130,11 @@ impl Slot {
         }
     }
 
-    /// Drops `token` from the cache if it is still the current one.
+    /// Drops `token` from the cache if it is still the current one and older than the grace.
     pub(crate) fn invalidate(&self, token: &AccessToken) -> bool {
+        let old_enough = token.requested_at().elapsed() >= self.policy.invalidation_grace_value();
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        if current.as_ref().is_some_and(|c| c.is_same(token)) {
+        if old_enough && current.as_ref().is_some_and(|c| c.is_same(token)) {
             *current = None;
             debug!(token.client_id = %self.key.client_id, "token invalidated");
             true
@@ -289,9 +290,10 @@ impl Flight {
                     self.slot
                         .policy
                         .schedule(self.started, grant.expires_in, fraction);
-                AccessToken::new(grant.access_token, refresh_at, usable_until).ok_or_else(|| {
-                    Failure::Transient(FetchError::new(FetchErrorKind::InvalidResponse))
-                })
+                AccessToken::new(grant.access_token, self.started, refresh_at, usable_until)
+                    .ok_or_else(|| {
+                        Failure::Transient(FetchError::new(FetchErrorKind::InvalidResponse))
+                    })
             }
             Ok(Err(failure)) => Err(failure),
             Err(_elapsed) => Err(Failure::Transient(FetchError::new(FetchErrorKind::Timeout))),

@@ -34,7 +34,7 @@ impl TokenSource {
     /// A token source with the default [`RefreshPolicy`], fetching through `transport`.
     ///
     /// `transport` is any tower service from `http::Request<ReplayBody>` to `http::Response`:
-    /// [`ReqwestTransport`](super::ReqwestTransport) in production, an in-memory service in
+    /// `tower_m2m::transport::ReqwestTransport` in production, an in-memory service in
     /// tests.
     pub fn new<T, B>(credentials: ClientCredentials, transport: T) -> Self
     where
@@ -87,7 +87,8 @@ impl TokenSource {
         self.slot.cached()
     }
 
-    /// Drops `token` from the cache if, and only if, it is still the current token, and says
+    /// Drops `token` from the cache if, and only if, it is still the current token and is older
+    /// than the policy's [invalidation grace](RefreshPolicy::invalidation_grace), and says
     /// whether it did. Call it when upstream rejects `token`; a rejection that arrives after the
     /// cache has moved on to a newer token changes nothing.
     pub fn invalidate(&self, token: &AccessToken) -> bool {

@@ -1,0 +1,197 @@
+//! [`EmulatorBuilder`]: configure an emulator, then start it on a socket or use it in memory.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::application::Application;
+use crate::clock::Clock;
+use crate::context::{Context, Settings};
+use crate::endpoints::Endpoints;
+use crate::handle::Emulator;
+use crate::router::router;
+use crate::service::EmulatorService;
+
+/// The token lifetime unless configured: Kinde's default of one hour (`expires_in: 3600`).
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The largest `page_size` unless configured: the maximum Kinde's rate-limit docs state.
+pub const DEFAULT_PAGE_SIZE_LIMIT: u32 = 500;
+
+/// The largest request body unless configured. Kinde's bulk endpoints take at most 100 objects,
+/// which fit well inside 1 MiB; anything larger is a mistake or an attack.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The base URL of an in-memory service unless configured. It is never resolved: requests go
+/// straight to the service, so only the issuer and audience it names matter.
+pub const DEFAULT_IN_MEMORY_BASE_URL: &str = "http://kinde-emulator.localhost";
+
+/// Configures an emulator. Made by [`Emulator::builder`].
+///
+/// The demo application ([`DEMO_CLIENT_ID`](crate::DEMO_CLIENT_ID)) is enabled unless
+/// [`demo_application(false)`](Self::demo_application) turns it off; while it is enabled the
+/// emulator only listens on loopback addresses.
+#[derive(Clone)]
+pub struct EmulatorBuilder {
+    listen: SocketAddr,
+    base_url: Option<String>,
+    demo_application: bool,
+    applications: Vec<Application>,
+    settings: Settings,
+}
+
+impl fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("listen", &self.listen)
+            .field("base_url", &self.base_url)
+            .field("demo_application", &self.demo_application)
+            .field("applications", &self.applications)
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            base_url: None,
+            demo_application: true,
+            applications: Vec::new(),
+            settings: Settings {
+                token_lifetime: DEFAULT_TOKEN_LIFETIME,
+                page_size_limit: DEFAULT_PAGE_SIZE_LIMIT,
+                body_limit: DEFAULT_BODY_LIMIT,
+            },
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The address to listen on (default `127.0.0.1:0`, a free port).
+    pub fn listen(mut self, address: SocketAddr) -> Self {
+        self.listen = address;
+        self
+    }
+
+    /// The base URL of an in-memory service (default [`DEFAULT_IN_MEMORY_BASE_URL`]). A started
+    /// emulator's base URL is always `http://<bound address>`.
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Whether the demo application exists (default `true`).
+    pub fn demo_application(mut self, enabled: bool) -> Self {
+        self.demo_application = enabled;
+        self
+    }
+
+    /// Adds an application.
+    pub fn application(mut self, application: Application) -> Self {
+        self.applications.push(application);
+        self
+    }
+
+    /// The lifetime of issued tokens (default [`DEFAULT_TOKEN_LIFETIME`]; whole seconds).
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.settings.token_lifetime = lifetime;
+        self
+    }
+
+    /// The largest `page_size` accepted (default [`DEFAULT_PAGE_SIZE_LIMIT`]); larger ones get
+    /// `PAGE_SIZE_LIMIT_EXCEEDED`.
+    pub fn page_size_limit(mut self, limit: u32) -> Self {
+        self.settings.page_size_limit = limit.max(1);
+        self
+    }
+
+    /// The largest request body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`]).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.settings.body_limit = bytes;
+        self
+    }
+
+    /// Binds the listen address and serves until [`Emulator::shutdown`] or drop.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::DemoOffLoopback`] when the demo application is enabled and the address is
+    /// not a loopback address; [`StartError::Bind`] when the address cannot be bound.
+    pub async fn start(self) -> Result<Emulator, StartError> {
+        let demo = self.demo_application || self.applications.iter().any(Application::is_demo);
+        if demo && !self.listen.ip().is_loopback() {
+            return Err(StartError::DemoOffLoopback(self.listen));
+        }
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(StartError::Bind)?;
+        let address = listener.local_addr().map_err(StartError::Bind)?;
+        let base_url = format!("http://{address}");
+
+        let router = router(self.context(base_url.clone()));
+        Ok(Emulator::serve(
+            listener,
+            address,
+            Endpoints::new(base_url),
+            router,
+        ))
+    }
+
+    /// The emulator as an in-memory service, without a socket.
+    pub fn build_service(self) -> EmulatorService {
+        let base_url = self
+            .base_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_IN_MEMORY_BASE_URL.to_owned());
+        let router = router(self.context(base_url.clone()));
+        EmulatorService::new(router, Endpoints::new(base_url))
+    }
+
+    fn context(self, base_url: String) -> Arc<Context> {
+        let mut applications = self.applications;
+        if self.demo_application {
+            applications.insert(0, Application::demo());
+        }
+        Arc::new(Context::new(
+            base_url,
+            self.settings,
+            applications,
+            Clock::new(),
+        ))
+    }
+}
+
+/// Why an emulator could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The demo credentials are enabled and the address is not loopback. Listen on a loopback
+    /// address, or turn the demo application off and configure your own.
+    DemoOffLoopback(SocketAddr),
+    /// The address could not be bound (in use, or not permitted).
+    Bind(std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DemoOffLoopback(address) => write!(
+                f,
+                "demo credentials are only served on loopback, not on {address}"
+            ),
+            Self::Bind(_) => f.write_str("cannot bind the listen address"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Bind(error) => Some(error),
+            Self::DemoOffLoopback(_) => None,
+        }
+    }
+}
