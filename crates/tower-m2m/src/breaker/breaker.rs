@@ -82,10 +82,10 @@ impl Breaker {
 
     /// Admits a call now, as a permit to report its outcome on, or rejects it.
     pub(super) fn admit(&self) -> Result<Permit, CircuitOpen> {
-        let now = Instant::now();
         let mut state = self.lock();
 
         if let Phase::Open { until } = state.phase {
+            let now = Instant::now();
             if now < until {
                 crate::metrics::breaker_rejected();
                 return Err(CircuitOpen::new(until - now));

@@ -64,9 +64,11 @@ impl RateLimiter {
         (until > Instant::now()).then_some(until)
     }
 
-    /// Takes a permit now, or says from when one may be free.
-    pub(super) fn try_acquire(&self) -> Result<(), Instant> {
-        if let Some(until) = self.paused_until() {
+    /// Takes a permit at `now`, or says from when one may be free.
+    pub(super) fn try_acquire(&self, now: Instant) -> Result<(), Instant> {
+        if let Some(until) = self.pause_end()
+            && until > now
+        {
             return Err(until);
         }
 

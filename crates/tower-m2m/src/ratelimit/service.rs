@@ -57,10 +57,8 @@ impl<S> RateLimit<S> {
         self.inner
     }
 
-    fn decide(&mut self, since: Instant) {
-        let now = Instant::now();
-
-        self.state = match self.limiter.try_acquire() {
+    fn decide(&mut self, since: Instant, now: Instant) {
+        self.state = match self.limiter.try_acquire(now) {
             Ok(()) => {
                 crate::metrics::ratelimit_wait(now - since);
                 State::Admitted
@@ -104,11 +102,14 @@ where
             match &mut self.state {
                 State::Admitted => return self.inner.poll_ready(cx).map_err(Into::into),
                 State::Rejected(_) => return Poll::Ready(Ok(())),
-                State::Idle => self.decide(Instant::now()),
+                State::Idle => {
+                    let now = Instant::now();
+                    self.decide(now, now);
+                }
                 State::Waiting { since, sleep } => {
                     let since = *since;
                     ready!(sleep.as_mut().poll(cx));
-                    self.decide(since);
+                    self.decide(since, Instant::now());
                 }
             }
         }

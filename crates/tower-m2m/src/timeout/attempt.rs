@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::Request;
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep, sleep};
+use tokio::time::{Instant, Sleep, sleep_until};
 use tower::{Layer, Service};
 
 use super::{AttemptTimedOut, TransportTiming};
@@ -77,12 +77,13 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let timing = request.extensions().get::<TransportTiming>().cloned();
+        let started = Instant::now();
 
         AttemptTimeoutFuture {
             inner: self.inner.call(request),
-            sleep: sleep(self.timeout),
+            sleep: sleep_until(started + self.timeout),
             timeout: self.timeout,
-            started: Instant::now(),
+            started,
             timing,
         }
     }
