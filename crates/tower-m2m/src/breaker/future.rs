@@ -4,7 +4,6 @@ use std::task::{Context, Poll, ready};
 
 use http::Response;
 use pin_project_lite::pin_project;
-use tokio::time::Instant;
 
 use super::CircuitOpen;
 use super::permit::Permit;
@@ -32,7 +31,6 @@ pin_project! {
             future: F,
             permit: Option<Permit>,
             timing: TransportTiming,
-            started: Instant,
         },
         Rejected { error: Option<CircuitOpen> },
     }
@@ -45,7 +43,6 @@ impl<F> CircuitBreakerFuture<F> {
                 future,
                 permit: Some(permit),
                 timing,
-                started: Instant::now(),
             },
         }
     }
@@ -70,7 +67,6 @@ where
                 future,
                 permit,
                 timing,
-                started,
             } => {
                 let result = ready!(future.poll(cx)).map_err(Into::into);
 
@@ -80,8 +76,8 @@ where
                     Err(error) if classify(error.as_ref()).is_upstream() => Outcome::Failure,
                     Err(_) => Outcome::Ignored,
                 };
-                // Slowness is the transport's time when the attempt layer measured it.
-                let elapsed = timing.get().unwrap_or_else(|| started.elapsed());
+                // Slowness is the transport's time, as the attempt timeout measured it.
+                let elapsed = timing.get().unwrap_or_default();
                 if let Some(permit) = permit.take() {
                     permit.settle(outcome, elapsed);
                 }

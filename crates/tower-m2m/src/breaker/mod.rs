@@ -26,6 +26,8 @@
 //! - A probe holds its permit until its future settles or is dropped. A probe that hangs is
 //!   bounded by the attempt timeout below the breaker; used without one, a hanging transport
 //!   keeps the breaker half-open until the caller gives up.
+//! - Slow calls are measured by [`AttemptTimeout`](crate::timeout::AttemptTimeout) only: without
+//!   one below the breaker, no call counts as slow (failures still count).
 //! - A call admitted while closed that finishes after the circuit opened is not counted: each
 //!   outcome is recorded against the phase it was admitted in.
 //!

@@ -71,8 +71,7 @@ where
         let request_id = request_id_of(&request);
         request
             .headers_mut()
-            .insert(X_REQUEST_ID, request_id.header_value().clone());
-        request.extensions_mut().insert(request_id);
+            .insert(X_REQUEST_ID, request_id.into_header_value());
 
         let context = match request.extensions().get::<opentelemetry::Context>() {
             Some(context) => context.clone(),

@@ -65,6 +65,12 @@ impl RetryPolicy {
         self
     }
 
+    /// Lowers the maximum elapsed time to `limit` if it is longer.
+    pub(crate) fn clamp_elapsed(mut self, limit: Duration) -> Self {
+        self.max_elapsed = self.max_elapsed.min(limit);
+        self
+    }
+
     /// The delay schedule between attempts.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;

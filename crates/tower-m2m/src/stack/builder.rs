@@ -122,7 +122,11 @@ impl<A> StackBuilder<A> {
         B: TryCloneBody + Send + 'static,
         RB: Send + 'static,
     {
-        let policy = self.retry_policy();
+        // No retry may start after the overall timeout; see OverallTimeout's notes.
+        let mut policy = self.retry_policy();
+        if let Some(timeout) = self.overall_timeout {
+            policy = policy.clamp_elapsed(timeout);
+        }
         let overall = match self.overall_timeout {
             Some(timeout) => OverallTimeoutLayer::new(timeout),
             None => OverallTimeoutLayer::caller_deadline_only(),

@@ -40,6 +40,14 @@ impl<S> Layer<S> for OverallTimeoutLayer {
 }
 
 /// Fails a call with [`DeadlineExceeded`] once its deadline passes. See the [module docs](super).
+///
+/// # Notes
+///
+/// The configured timeout is written to the request's [`Deadline`] extension only when the
+/// caller set one (it then holds the earlier of the two); otherwise the request goes down
+/// without one, to spare an allocation per call. Give the retry policy a
+/// [`max_elapsed`](crate::retry::RetryPolicy::max_elapsed) no longer than this timeout so it
+/// stops retrying in time, as the [stack](crate::stack) does.
 #[derive(Clone, Debug)]
 pub struct OverallTimeout<S> {
     inner: S,
@@ -83,15 +91,17 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let configured = self.timeout.map(Deadline::after);
-        let requested = request.extensions().get::<Deadline>().copied();
-        let deadline = match (configured, requested) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let deadline = match request.extensions().get::<Deadline>().copied() {
+            // The caller's deadline is the one the retry policy reads; make it the earlier one.
+            Some(requested) => {
+                let deadline = configured.map_or(requested, |c| c.min(requested));
+                if deadline != requested {
+                    request.extensions_mut().insert(deadline);
+                }
+                Some(deadline)
+            }
+            None => configured,
         };
-
-        if let Some(deadline) = deadline {
-            request.extensions_mut().insert(deadline);
-        }
 
         OverallTimeoutFuture {
             inner: self.inner.call(request),

@@ -91,10 +91,12 @@ where
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
-        let attributes = vec![
-            KeyValue::new("http.request.method", method_name(request.method())),
-            KeyValue::new("server.address", host.to_owned()),
-        ];
+        let mut attributes = Vec::with_capacity(3);
+        attributes.push(KeyValue::new(
+            "http.request.method",
+            method_name(request.method()),
+        ));
+        attributes.push(KeyValue::new("server.address", host.to_owned()));
 
         let future = span.in_scope(|| self.inner.call(request));
         CallTraceFuture {
