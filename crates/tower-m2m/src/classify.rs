@@ -86,6 +86,26 @@ mod tests {
         assert_eq!(classify(error.as_ref()), Failure::MaybeSent);
     }
 
+    /// Over a real socket: the reqwest transport's error for a refused connection carries the
+    /// `io::Error` in its chain, so a POST to a port nobody listens on is safe to repeat.
+    #[cfg(feature = "reqwest")]
+    #[tokio::test]
+    async fn a_refused_reqwest_connection_was_not_sent() {
+        use tower::ServiceExt;
+
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let request = http::Request::post(format!("http://127.0.0.1:{port}/api/v1/user"))
+            .body(crate::ReplayBody::from("{}"))
+            .unwrap();
+
+        let transport = crate::transport::ReqwestTransport::new();
+        let error: crate::BoxError = transport.oneshot(request).await.unwrap_err().into();
+        assert_eq!(classify(error.as_ref()), Failure::NotSent, "{error:?}");
+    }
+
     #[test]
     fn local_rejections_are_not_upstream_failures() {
         let error: crate::BoxError = Box::new(CircuitOpen::new(std::time::Duration::ZERO));
