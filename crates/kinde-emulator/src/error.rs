@@ -11,6 +11,7 @@ pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    rate_limit_reset: Option<u64>,
 }
 
 impl ApiError {
@@ -20,6 +21,19 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            rate_limit_reset: None,
+        }
+    }
+
+    /// Kinde's 429, with `RateLimit-Reset` set to `reset_seconds`.
+    pub(crate) fn too_many_requests(reset_seconds: u64) -> Self {
+        Self {
+            rate_limit_reset: Some(reset_seconds),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_REQUESTS",
+                "Too many requests, please slow down",
+            )
         }
     }
 
@@ -37,7 +51,13 @@ impl IntoResponse for ApiError {
                 message: Some(self.message),
             }]),
         };
-        json_response(self.status, &body)
+        let mut response = json_response(self.status, &body);
+        if let Some(reset) = self.rate_limit_reset {
+            response
+                .headers_mut()
+                .insert("ratelimit-reset", HeaderValue::from(reset));
+        }
+        response
     }
 }
 

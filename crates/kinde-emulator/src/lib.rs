@@ -80,6 +80,7 @@ mod context;
 mod control;
 mod endpoints;
 mod error;
+mod faults;
 mod handle;
 mod keys;
 mod record;
@@ -94,8 +95,9 @@ pub use builder::{
     DEFAULT_BODY_LIMIT, DEFAULT_IN_MEMORY_BASE_URL, DEFAULT_PAGE_SIZE_LIMIT,
     DEFAULT_TOKEN_LIFETIME, EmulatorBuilder, StartError,
 };
+pub use faults::{FaultTarget, Faults, Latency, TokenBody, TokenOutage};
 pub use handle::Emulator;
-pub use service::EmulatorService;
+pub use service::{ConnectionClosed, EmulatorService, ResponseFuture};
 
 /// Whether an operation answers from the emulator's state rather than with its generated
 /// example.

@@ -66,6 +66,7 @@ async fn serve(
     info.client_id = Some(caller.claims.azp.clone());
     info.jti = Some(caller.claims.jti.clone());
     caller.require(matched.operation.scope)?;
+    context.admit(&caller.claims.azp)?;
 
     let bytes = axum::body::to_bytes(body, context.settings.body_limit)
         .await
