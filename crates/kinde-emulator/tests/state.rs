@@ -287,7 +287,7 @@ async fn organizations_are_created_read_updated_sorted_and_deleted() {
     )
     .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
-    assert_eq!(again.body["errors"][0]["code"], "ORGANIZATION_NOT_FOUND");
+    assert_eq!(again.body["errors"]["code"], "ORGANIZATION_NOT_FOUND");
 }
 
 #[tokio::test]
