@@ -303,6 +303,20 @@ mod tests {
     }
 
     #[test]
+    fn debug_hides_the_secret() {
+        let preset = KindeCredentials::new().client_secret("kinde-s3cret");
+        let credentials = preset
+            .clone()
+            .domain("example.kinde.com")
+            .client_id("id")
+            .build()
+            .unwrap();
+        for printed in [format!("{preset:?}"), format!("{credentials:?}")] {
+            assert!(!printed.contains("kinde-s3cret"), "{printed}");
+        }
+    }
+
+    #[test]
     fn missing_values_are_named_without_values() {
         let error = KindeCredentials::new()
             .client_id("id")
