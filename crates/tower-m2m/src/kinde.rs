@@ -332,4 +332,23 @@ mod tests {
             .unwrap_err();
         assert!(error.to_string().contains("secret is missing"), "{error}");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_environment(
+            domain in ".*",
+            id in ".*",
+            secret in ".*",
+            audience in ".*",
+            scopes in ".*",
+        ) {
+            let _ = KindeCredentials::new().build_with_env(env(&[
+                (ENV_DOMAIN, &domain),
+                (ENV_MANAGEMENT_CLIENT_ID, &id),
+                (ENV_MANAGEMENT_CLIENT_SECRET, &secret),
+                (ENV_AUDIENCE, &audience),
+                (ENV_SCOPES, &scopes),
+            ]));
+        }
+    }
 }
