@@ -9,6 +9,7 @@ use crate::application::Application;
 use crate::clock::Clock;
 use crate::context::{Context, Settings};
 use crate::endpoints::Endpoints;
+use crate::faults::Faults;
 use crate::handle::Emulator;
 use crate::router::router;
 use crate::service::EmulatorService;
@@ -39,6 +40,7 @@ pub struct EmulatorBuilder {
     demo_application: bool,
     applications: Vec<Application>,
     settings: Settings,
+    faults: Faults,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -49,6 +51,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("demo_application", &self.demo_application)
             .field("applications", &self.applications)
             .field("settings", &self.settings)
+            .field("faults", &self.faults)
             .finish()
     }
 }
@@ -65,6 +68,7 @@ impl Default for EmulatorBuilder {
                 page_size_limit: DEFAULT_PAGE_SIZE_LIMIT,
                 body_limit: DEFAULT_BODY_LIMIT,
             },
+            faults: Faults::default(),
         }
     }
 }
@@ -114,6 +118,20 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The faults and limits in force at start (default: none). `PUT /_emulator/faults` replaces
+    /// them at run time and `POST /_emulator/reset` clears them.
+    ///
+    /// # Panics
+    ///
+    /// If [`Faults::validate`] rejects them: a ratio outside 0 to 1 or an inverted latency range.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        if let Err(problem) = faults.validate() {
+            panic!("invalid faults: {problem}");
+        }
+        self.faults = faults;
+        self
+    }
+
     /// Binds the listen address and serves until [`Emulator::shutdown`] or drop.
     ///
     /// # Errors
@@ -159,6 +177,7 @@ impl EmulatorBuilder {
             base_url,
             self.settings,
             applications,
+            self.faults,
             Clock::new(),
         ))
     }

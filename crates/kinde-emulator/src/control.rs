@@ -6,11 +6,13 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use http::StatusCode;
 
 use crate::context::Context;
-use crate::error::json_response;
+use crate::error::{ApiError, json_response};
+use crate::faults::{FaultState, Faults};
 use crate::keys::signing_key;
 
 /// `GET /_emulator/stats`: request counters.
@@ -32,6 +34,25 @@ pub(crate) async fn state(State(context): State<Arc<Context>>) -> Response {
 pub(crate) async fn reset(State(context): State<Arc<Context>>) -> Response {
     context.reset();
     json_response(StatusCode::OK, &serde_json::json!({ "reset": true }))
+}
+
+/// `GET /_emulator/faults`: the faults in force.
+pub(crate) async fn faults(State(context): State<Arc<Context>>) -> Response {
+    json_response(StatusCode::OK, context.faults().faults())
+}
+
+/// `PUT /_emulator/faults`: replaces the faults in force with a JSON [`Faults`].
+pub(crate) async fn set_faults(State(context): State<Arc<Context>>, body: Bytes) -> Response {
+    let faults = serde_json::from_slice::<Faults>(&body)
+        .map_err(|error| error.to_string())
+        .and_then(|faults| faults.validate().map(|()| faults));
+    match faults {
+        Ok(faults) => {
+            *context.faults() = FaultState::new(faults);
+            json_response(StatusCode::OK, context.faults().faults())
+        }
+        Err(message) => ApiError::bad_request("INVALID_FAULTS", message).into_response(),
+    }
 }
 
 /// `GET /.well-known/jwks` and `/.well-known/jwks.json`.

@@ -11,6 +11,7 @@ pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    rate_limit_reset: Option<u64>,
 }
 
 impl ApiError {
@@ -20,6 +21,19 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            rate_limit_reset: None,
+        }
+    }
+
+    /// Kinde's 429, with `RateLimit-Reset` set to `reset_seconds`.
+    pub(crate) fn too_many_requests(reset_seconds: u64) -> Self {
+        Self {
+            rate_limit_reset: Some(reset_seconds),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_REQUESTS",
+                "Too many requests, please slow down",
+            )
         }
     }
 
@@ -30,26 +44,43 @@ impl ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// Kinde's `error_response` (`errors` is a list), except for 404s, which take the shape of
+    /// `not_found_response` (`errors` is one object) as most of Kinde's 404s do.
     fn into_response(self) -> Response {
-        let body = ErrorResponse {
-            errors: Some(vec![Error {
-                code: Some(self.code.to_owned()),
-                message: Some(self.message),
-            }]),
+        let mut response = if self.status == StatusCode::NOT_FOUND {
+            let body = NotFoundResponse {
+                errors: Some(NotFoundResponseErrors {
+                    code: Some(self.code.to_owned()),
+                    message: Some(self.message),
+                }),
+            };
+            json_response(self.status, &body)
+        } else {
+            let body = ErrorResponse {
+                errors: Some(vec![Error {
+                    code: Some(self.code.to_owned()),
+                    message: Some(self.message),
+                }]),
+            };
+            json_response(self.status, &body)
         };
-        json_response(self.status, &body)
+        if let Some(reset) = self.rate_limit_reset {
+            response
+                .headers_mut()
+                .insert("ratelimit-reset", HeaderValue::from(reset));
+        }
+        response
     }
 }
 
 /// Kinde's `ROUTE_NOT_FOUND` 404, whose `errors` is an object rather than a list.
 pub(crate) fn route_not_found() -> Response {
-    let body = NotFoundResponse {
-        errors: Some(NotFoundResponseErrors {
-            code: Some("ROUTE_NOT_FOUND".to_owned()),
-            message: Some("The requested API route does not exist".to_owned()),
-        }),
-    };
-    json_response(StatusCode::NOT_FOUND, &body)
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "ROUTE_NOT_FOUND",
+        "The requested API route does not exist",
+    )
+    .into_response()
 }
 
 /// A token endpoint error: `{error, error_description}` (RFC 6749 section 5.2).

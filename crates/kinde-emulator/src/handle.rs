@@ -1,18 +1,31 @@
 //! [`Emulator`]: a running emulator on a socket.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
+use tower::ServiceExt as _;
 
 use crate::builder::EmulatorBuilder;
 use crate::endpoints::Endpoints;
+use crate::faults::CloseConnection;
 
-/// A running emulator. Dropping it stops the server; [`shutdown`](Self::shutdown) also waits
-/// for in-flight requests to finish.
+/// How long [`Emulator::shutdown`] waits for in-flight requests before closing their
+/// connections. Emulated requests finish in microseconds unless latency is injected.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running emulator. Dropping it stops accepting connections; [`shutdown`](Self::shutdown)
+/// also waits for in-flight requests to finish.
 pub struct Emulator {
     address: SocketAddr,
     endpoints: Endpoints,
@@ -41,17 +54,7 @@ impl Emulator {
         router: Router,
     ) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(error) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::debug!(error = %error, "emulator server stopped with an error");
-            }
-        });
+        let server = tokio::spawn(accept_loop(listener, router, stopped));
         Self {
             address,
             endpoints,
@@ -85,7 +88,7 @@ impl Emulator {
         self.endpoints.jwks()
     }
 
-    /// Stops accepting connections and waits for in-flight requests to finish.
+    /// Stops accepting connections and waits (a few seconds at most) for in-flight requests.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -102,4 +105,58 @@ impl Drop for Emulator {
             let _ = stop.send(());
         }
     }
+}
+
+/// Accepts connections until told to stop, then drains them.
+async fn accept_loop(listener: TcpListener, router: Router, mut stopped: oneshot::Receiver<()>) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => serve_connection(stream, router.clone(), &graceful),
+                Err(error) => {
+                    tracing::debug!(error = %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = &mut stopped => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+/// Serves one HTTP/1.1 connection. A response marked [`CloseConnection`] is never written: the
+/// connection is dropped instead, as a crashed or partitioned server would.
+fn serve_connection(stream: TcpStream, router: Router, graceful: &GracefulShutdown) {
+    let close = Arc::new(Notify::new());
+    let closer = Arc::clone(&close);
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let router = router.clone();
+        let closer = Arc::clone(&closer);
+        async move {
+            let response = router
+                .oneshot(request.map(axum::body::Body::new))
+                .await
+                .unwrap_or_else(|never: Infallible| match never {});
+            if response.extensions().get::<CloseConnection>().is_some() {
+                closer.notify_one();
+                std::future::pending::<()>().await;
+            }
+            Ok::<_, Infallible>(response)
+        }
+    });
+
+    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        tokio::select! {
+            result = connection => {
+                if let Err(error) = result {
+                    tracing::trace!(error = %error, "connection ended with an error");
+                }
+            }
+            () = close.notified() => tracing::trace!("connection closed by an injected fault"),
+        }
+    });
 }

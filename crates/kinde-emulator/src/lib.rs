@@ -5,8 +5,9 @@
 //! RS256 client-credentials tokens with Kinde's claims, `/.well-known/jwks` publishes the key,
 //! and every one of the Management API's operations is routed from the generated
 //! [`kinde_api::OPERATIONS`] table, with the bearer token (401) and the operation's scope (403)
-//! checked on each call. Users, organizations and organization users have real in-memory state;
-//! every other operation answers its generated example body with its documented success status.
+//! checked on each call. Users, organizations, organization users and their roles, roles and
+//! permissions have real in-memory state ([`is_stateful`] names the operations); every other
+//! operation answers its generated example body with its documented success status.
 //! The control API under `/_emulator` exposes counters, the request log and the state.
 //!
 //! An emulator starts in milliseconds, because the RSA signing key is generated once per process
@@ -67,7 +68,12 @@
 //!
 //! - Error codes Kinde does not publish are the emulator's own choice: `UNAUTHORIZED` (401),
 //!   `FORBIDDEN` naming the missing scope (403), `USER_NOT_FOUND`, `DUPLICATE_EMAIL`,
-//!   `INVALID_PARAMETER`, `MISSING_PARAMETER`, `INVALID_REQUEST_BODY`.
+//!   `DUPLICATE_KEY`, `PERMISSION_NOT_FOUND`, `INVALID_PARAMETER`, `MISSING_PARAMETER`,
+//!   `INVALID_REQUEST_BODY`. Kinde's published codes are used where they exist
+//!   (`ORGANIZATION_NOT_FOUND`, `ROLE_NOT_FOUND`, `PAGE_SIZE_LIMIT_EXCEEDED`,
+//!   `TOO_MANY_PARAMETERS`, `NO_FIELDS_TO_UPDATE`, `ROUTE_NOT_FOUND`).
+//! - Every 404 the emulator answers has the object-shaped `not_found_response` body, as most of
+//!   Kinde's 404s do.
 //! - The token endpoint answers `unauthorized_client`, `invalid_scope`, `invalid_request` and
 //!   `unsupported_grant_type` with 400 (RFC 6749) and `invalid_client` with 401.
 
@@ -80,6 +86,7 @@ mod context;
 mod control;
 mod endpoints;
 mod error;
+mod faults;
 mod handle;
 mod keys;
 mod record;
@@ -94,8 +101,9 @@ pub use builder::{
     DEFAULT_BODY_LIMIT, DEFAULT_IN_MEMORY_BASE_URL, DEFAULT_PAGE_SIZE_LIMIT,
     DEFAULT_TOKEN_LIFETIME, EmulatorBuilder, StartError,
 };
+pub use faults::{FaultTarget, Faults, Latency, TokenBody, TokenOutage};
 pub use handle::Emulator;
-pub use service::EmulatorService;
+pub use service::{ConnectionClosed, EmulatorService, ResponseFuture};
 
 /// Whether an operation answers from the emulator's state rather than with its generated
 /// example.

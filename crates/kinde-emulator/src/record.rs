@@ -10,6 +10,7 @@ use http::HeaderMap;
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::faults::CloseConnection;
 
 /// How many requests the log keeps; older ones are dropped first.
 ///
@@ -40,6 +41,8 @@ pub(crate) struct RecordedRequest {
     query: Option<String>,
     operation_id: Option<&'static str>,
     status: u16,
+    /// Whether the connection was closed instead of answering (an injected fault).
+    connection_closed: bool,
     client_id: Option<String>,
     jti: Option<String>,
     headers: BTreeMap<String, String>,
@@ -134,6 +137,7 @@ pub(crate) async fn record(
         query,
         operation_id: info.operation_id,
         status: response.status().as_u16(),
+        connection_closed: response.extensions().get::<CloseConnection>().is_some(),
         client_id: info.client_id,
         jti: info.jti,
         headers,

@@ -7,7 +7,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
 use crate::context::Context;
-use crate::{api, control, record, token};
+use crate::{api, control, faults, record, token};
 
 /// Every route of one emulated business.
 pub(crate) fn router(context: Arc<Context>) -> Router {
@@ -20,7 +20,12 @@ pub(crate) fn router(context: Arc<Context>) -> Router {
         .route("/_emulator/requests", get(control::requests))
         .route("/_emulator/state", get(control::state))
         .route("/_emulator/reset", post(control::reset))
+        .route(
+            "/_emulator/faults",
+            get(control::faults).put(control::set_faults),
+        )
         .fallback(api::handle)
+        .layer(from_fn_with_state(context.clone(), faults::inject))
         .layer(from_fn_with_state(context.clone(), record::record))
         .with_state(context)
 }

@@ -2,7 +2,9 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::task::{Context as TaskContext, Poll};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, ready};
 
 use axum::Router;
 use axum::body::Body;
@@ -11,13 +13,15 @@ use http::{Request, Response};
 use tower::Service;
 
 use crate::endpoints::Endpoints;
+use crate::faults::CloseConnection;
 
 /// The emulator as an in-memory service: the same routes as a started emulator, called directly.
 ///
 /// Tests on paused tokio time use this as their transport, because a paused clock jumps ahead
 /// while the runtime waits on real I/O. Build one with
 /// [`EmulatorBuilder::build_service`](crate::EmulatorBuilder::build_service). Clones share one
-/// emulated business (state, counters, log).
+/// emulated business (state, counters, log, faults). An injected "connection closed" fault
+/// surfaces as the call's [`ConnectionClosed`] error.
 ///
 /// ```
 /// use http_body_util::BodyExt as _;
@@ -81,14 +85,55 @@ where
     B::Error: Into<axum::BoxError>,
 {
     type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = <Router as Service<Request<B>>>::Future;
+    type Error = ConnectionClosed;
+    type Future = ResponseFuture<<Router as Service<Request<B>>>::Future>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         <Router as Service<Request<B>>>::poll_ready(&mut self.router, cx)
+            .map(|ready| ready.map_err(|never: Infallible| match never {}))
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        self.router.call(request)
+        ResponseFuture {
+            inner: self.router.call(request),
+        }
     }
 }
+
+pin_project_lite::pin_project! {
+    /// The future of [`EmulatorService::call`].
+    #[derive(Debug)]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, Infallible>>,
+{
+    type Output = Result<Response<Body>, ConnectionClosed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let response = ready!(self.project().inner.poll(cx)).unwrap_or_else(|never| match never {});
+        if response.extensions().get::<CloseConnection>().is_some() {
+            return Poll::Ready(Err(ConnectionClosed(())));
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// The connection was closed without a response: an injected fault. Whether the request took
+/// effect depends on the fault (`close_before_ratio` or `close_after_ratio`); a client must treat
+/// the outcome as unknown, as with a real dropped connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionClosed(());
+
+impl fmt::Display for ConnectionClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection closed without a response")
+    }
+}
+
+impl std::error::Error for ConnectionClosed {}

@@ -1,4 +1,4 @@
-//! The emulator's stateful resources: users, organizations and memberships.
+//! The emulator's stateful resources: users, organizations, memberships, roles and permissions.
 //!
 //! Records keep creation order, which is the order list operations answer in unless a `sort`
 //! says otherwise. Lookups scan: the emulator holds test and benchmark data, not a directory.
@@ -62,12 +62,36 @@ pub(crate) struct Membership {
     pub(crate) joined_on: String,
 }
 
+/// A role: a named set of permissions given to organization members.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct RoleRecord {
+    pub(crate) id: String,
+    pub(crate) key: String,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) is_default_role: bool,
+    /// The ids of the role's permissions.
+    pub(crate) permissions: Vec<String>,
+}
+
+/// A permission.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct PermissionRecord {
+    pub(crate) id: String,
+    pub(crate) key: String,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+}
+
 /// Everything that exists in the emulated business.
 #[derive(Debug, Serialize)]
 pub(crate) struct Store {
     pub(crate) users: Vec<UserRecord>,
     pub(crate) organizations: Vec<OrganizationRecord>,
+    /// Memberships; their roles are role keys and their permissions permission keys.
     pub(crate) memberships: Vec<Membership>,
+    pub(crate) roles: Vec<RoleRecord>,
+    pub(crate) permissions: Vec<PermissionRecord>,
 }
 
 impl Store {
@@ -91,6 +115,8 @@ impl Store {
             users: Vec::new(),
             organizations: vec![default_organization],
             memberships: Vec::new(),
+            roles: Vec::new(),
+            permissions: Vec::new(),
         }
     }
 
@@ -104,6 +130,34 @@ impl Store {
         self.organizations
             .iter()
             .find(|organization| organization.code == code)
+    }
+
+    /// The role with this id.
+    pub(crate) fn role(&self, id: &str) -> Option<&RoleRecord> {
+        self.roles.iter().find(|role| role.id == id)
+    }
+
+    /// The role with this key.
+    pub(crate) fn role_by_key(&self, key: &str) -> Option<&RoleRecord> {
+        self.roles.iter().find(|role| role.key == key)
+    }
+
+    /// The permission with this id.
+    pub(crate) fn permission(&self, id: &str) -> Option<&PermissionRecord> {
+        self.permissions
+            .iter()
+            .find(|permission| permission.id == id)
+    }
+
+    /// The membership of `user_id` in `org_code`.
+    pub(crate) fn membership_mut(
+        &mut self,
+        org_code: &str,
+        user_id: &str,
+    ) -> Option<&mut Membership> {
+        self.memberships
+            .iter_mut()
+            .find(|membership| membership.org_code == org_code && membership.user_id == user_id)
     }
 
     /// The default organization, if it still exists.
@@ -144,6 +198,16 @@ impl Store {
 /// A new user id: `kp_` and 32 hex digits.
 pub(crate) fn user_id() -> String {
     format!("kp_{}", hex(16))
+}
+
+/// A new role id: a UUID, as Kinde's role ids are.
+pub(crate) fn role_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A new permission id: `perm_` and 32 hex digits.
+pub(crate) fn permission_id() -> String {
+    format!("perm_{}", hex(16))
 }
 
 /// A new organization code: `org_` and 11 hex digits.

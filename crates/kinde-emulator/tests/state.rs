@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{call, demo_token};
+use common::{call, demo_token, send_raw};
 use http::{Method, StatusCode};
 use kinde_emulator::{Emulator, EmulatorService};
 use serde_json::{Value, json};
@@ -40,6 +40,19 @@ async fn create_organization(emulator: &EmulatorService, token: &str, name: &str
         .as_str()
         .expect("a code")
         .to_owned()
+}
+
+async fn create_role(emulator: &EmulatorService, token: &str, key: &str, name: &str) -> String {
+    let reply = call(
+        emulator,
+        Method::POST,
+        "/api/v1/roles",
+        token,
+        Some(json!({"key": key, "name": name, "description": "A role"})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    reply.body["role"]["id"].as_str().expect("an id").to_owned()
 }
 
 fn is_hex(text: &str, len: usize) -> bool {
@@ -287,7 +300,7 @@ async fn organizations_are_created_read_updated_sorted_and_deleted() {
     )
     .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
-    assert_eq!(again.body["errors"][0]["code"], "ORGANIZATION_NOT_FOUND");
+    assert_eq!(again.body["errors"]["code"], "ORGANIZATION_NOT_FOUND");
 }
 
 #[tokio::test]
@@ -297,6 +310,16 @@ async fn organization_users_are_added_listed_and_removed() {
     let code = create_organization(&emulator, &token, "Acme").await;
     let ada = create_user(&emulator, &token, "ada@example.com", "Ada").await;
     let bob = create_user(&emulator, &token, "bob@example.com", "Bob").await;
+    let unknown_role = call(
+        &emulator,
+        Method::POST,
+        &format!("/api/v1/organizations/{code}/users"),
+        &token,
+        Some(json!({"users": [{"id": ada, "roles": ["admin"]}]})),
+    )
+    .await;
+    assert_eq!(unknown_role.body["errors"][0]["code"], "ROLE_NOT_FOUND");
+    create_role(&emulator, &token, "admin", "Administrator").await;
 
     let added = call(
         &emulator,
@@ -581,4 +604,250 @@ async fn page_sizes_over_the_limit_are_refused() {
     )
     .await;
     assert_eq!(bad_token.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn roles_and_permissions_are_managed_and_granted_to_members() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+
+    for (key, name) in [
+        ("read:reports", "Read reports"),
+        ("write:reports", "Write reports"),
+    ] {
+        let reply = call(
+            &emulator,
+            Method::POST,
+            "/api/v1/permissions",
+            &token,
+            Some(json!({"key": key, "name": name})),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        assert_eq!(reply.body, json!({"code": "OK", "message": "Success"}));
+    }
+    let duplicate = call(
+        &emulator,
+        Method::POST,
+        "/api/v1/permissions",
+        &token,
+        Some(json!({"key": "read:reports", "name": "Again"})),
+    )
+    .await;
+    assert_eq!(duplicate.body["errors"][0]["code"], "DUPLICATE_KEY");
+
+    let permissions = call(
+        &emulator,
+        Method::GET,
+        "/api/v1/permissions?sort=name_desc",
+        &token,
+        None,
+    )
+    .await;
+    let listed = permissions.body["permissions"]
+        .as_array()
+        .expect("permissions")
+        .clone();
+    assert_eq!(listed[0]["key"], "write:reports");
+    let read_id = listed[1]["id"].as_str().expect("an id").to_owned();
+    let write_id = listed[0]["id"].as_str().expect("an id").to_owned();
+    assert!(
+        read_id.starts_with("perm_") && is_hex(&read_id[5..], 32),
+        "{read_id}"
+    );
+
+    let role = create_role(&emulator, &token, "editor", "Editor").await;
+    assert_eq!(role.len(), 36, "{role}");
+    let fetched = call(
+        &emulator,
+        Method::GET,
+        &format!("/api/v1/roles/{role}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(fetched.body["role"]["key"], "editor");
+    assert_eq!(fetched.body["role"]["is_default_role"], false);
+
+    let updated = call(
+        &emulator,
+        Method::PATCH,
+        &format!("/api/v1/roles/{role}"),
+        &token,
+        Some(json!({"name": "Chief editor", "key": "chief-editor"})),
+    )
+    .await;
+    assert_eq!(updated.status, StatusCode::CREATED);
+
+    let granted = call(
+        &emulator,
+        Method::PATCH,
+        &format!("/api/v1/roles/{role}/permissions"),
+        &token,
+        Some(json!({"permissions": [{"id": read_id}, {"id": write_id}]})),
+    )
+    .await;
+    assert_eq!(granted.status, StatusCode::OK);
+    assert_eq!(
+        granted.body["permissions_added"],
+        json!([read_id, write_id])
+    );
+    let revoked = call(
+        &emulator,
+        Method::DELETE,
+        &format!("/api/v1/roles/{role}/permissions/{write_id}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    let role_permissions = call(
+        &emulator,
+        Method::GET,
+        &format!("/api/v1/roles/{role}/permissions"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(
+        role_permissions.body["permissions"][0]["id"],
+        read_id.as_str()
+    );
+    assert_eq!(
+        role_permissions.body["permissions"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    let code = create_organization(&emulator, &token, "Acme").await;
+    let ada = create_user(&emulator, &token, "ada@example.com", "Ada").await;
+    let bulk = call(
+        &emulator,
+        Method::PATCH,
+        &format!("/api/v1/organizations/{code}/users"),
+        &token,
+        Some(json!({"users": [{"id": ada, "permissions": ["read:reports"]}]})),
+    )
+    .await;
+    assert_eq!(bulk.status, StatusCode::OK, "{}", bulk.text);
+    assert_eq!(bulk.body["users_added"], json!([ada]));
+
+    let assigned = call(
+        &emulator,
+        Method::POST,
+        &format!("/api/v1/organizations/{code}/users/{ada}/roles"),
+        &token,
+        Some(json!({"role_id": role})),
+    )
+    .await;
+    assert_eq!(assigned.status, StatusCode::OK);
+    let roles = call(
+        &emulator,
+        Method::GET,
+        &format!("/api/v1/organizations/{code}/users/{ada}/roles"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(
+        roles.body["roles"],
+        json!([{"id": role, "key": "chief-editor", "name": "Chief editor"}])
+    );
+
+    let unassigned = call(
+        &emulator,
+        Method::DELETE,
+        &format!("/api/v1/organizations/{code}/users/{ada}/roles/{role}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(unassigned.status, StatusCode::OK);
+    let roles = call(
+        &emulator,
+        Method::GET,
+        &format!("/api/v1/organizations/{code}/users/{ada}/roles"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(roles.body["roles"], json!([]));
+
+    let deleted = call(
+        &emulator,
+        Method::DELETE,
+        &format!("/api/v1/roles/{role}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    let gone = call(
+        &emulator,
+        Method::GET,
+        &format!("/api/v1/roles/{role}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(gone.body["errors"][0]["code"], "ROLE_NOT_FOUND");
+    let removed = call(
+        &emulator,
+        Method::DELETE,
+        &format!("/api/v1/permissions/{read_id}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::OK);
+    let state = send_raw(&emulator, Method::GET, "/_emulator/state", &[], Vec::new()).await;
+    assert_eq!(state.body["permissions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(state.body["memberships"][1]["permissions"], json!([]));
+}
+
+#[tokio::test]
+async fn roles_and_permissions_page_by_next_token() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+    for index in 0..16 {
+        create_role(
+            &emulator,
+            &token,
+            &format!("role-{index:02}"),
+            &format!("Role {index:02}"),
+        )
+        .await;
+        call(
+            &emulator,
+            Method::POST,
+            "/api/v1/permissions",
+            &token,
+            Some(json!({"key": format!("p{index}"), "name": format!("P{index:02}")})),
+        )
+        .await;
+    }
+    let roles = walk_next_token(
+        &emulator,
+        &token,
+        "/api/v1/roles?sort=key_desc",
+        "roles",
+        "key",
+    )
+    .await;
+    let expected: Vec<String> = (0..16)
+        .rev()
+        .map(|index| format!("role-{index:02}"))
+        .collect();
+    assert_eq!(roles, expected);
+    let permissions = walk_next_token(
+        &emulator,
+        &token,
+        "/api/v1/permissions?sort=name_asc",
+        "permissions",
+        "name",
+    )
+    .await;
+    assert_eq!(permissions.len(), 16);
+    assert_eq!(permissions.iter().collect::<BTreeSet<_>>().len(), 16);
 }

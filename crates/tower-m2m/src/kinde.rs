@@ -303,6 +303,20 @@ mod tests {
     }
 
     #[test]
+    fn debug_hides_the_secret() {
+        let preset = KindeCredentials::new().client_secret("kinde-s3cret");
+        let credentials = preset
+            .clone()
+            .domain("example.kinde.com")
+            .client_id("id")
+            .build()
+            .unwrap();
+        for printed in [format!("{preset:?}"), format!("{credentials:?}")] {
+            assert!(!printed.contains("kinde-s3cret"), "{printed}");
+        }
+    }
+
+    #[test]
     fn missing_values_are_named_without_values() {
         let error = KindeCredentials::new()
             .client_id("id")
@@ -317,5 +331,24 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(error.to_string().contains("secret is missing"), "{error}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_environment(
+            domain in ".*",
+            id in ".*",
+            secret in ".*",
+            audience in ".*",
+            scopes in ".*",
+        ) {
+            let _ = KindeCredentials::new().build_with_env(env(&[
+                (ENV_DOMAIN, &domain),
+                (ENV_MANAGEMENT_CLIENT_ID, &id),
+                (ENV_MANAGEMENT_CLIENT_SECRET, &secret),
+                (ENV_AUDIENCE, &audience),
+                (ENV_SCOPES, &scopes),
+            ]));
+        }
     }
 }

@@ -1,13 +1,15 @@
 //! The Management API under `/api/v1`: routing, authentication, scopes, then an answer.
 //!
 //! Every operation in [`kinde_api::OPERATIONS`] is routed. Operations with real state (users,
-//! organizations, organization users) answer from the [`Store`](crate::state::Store); every other
+//! organizations, organization users and their roles, roles, permissions) answer from the [`Store`](crate::state::Store); every other
 //! operation answers its generated example body with its first documented success status.
 
 mod organization_users;
 mod organizations;
 mod page;
+mod permissions;
 mod request;
+mod roles;
 mod users;
 
 use std::sync::Arc;
@@ -66,6 +68,7 @@ async fn serve(
     info.client_id = Some(caller.claims.azp.clone());
     info.jti = Some(caller.claims.jti.clone());
     caller.require(matched.operation.scope)?;
+    context.admit(&caller.claims.azp)?;
 
     let bytes = axum::body::to_bytes(body, context.settings.body_limit)
         .await
@@ -93,6 +96,22 @@ fn answer(context: &Context, request: &ApiRequest) -> ApiResult {
         "AddOrganizationUsers" => organization_users::add(context, request),
         "GetOrganizationUsers" => organization_users::list(context, request),
         "RemoveOrganizationUser" => organization_users::remove(context, request),
+        "UpdateOrganizationUsers" => organization_users::update(context, request),
+        "GetOrganizationUserRoles" => organization_users::roles(context, request),
+        "CreateOrganizationUserRole" => organization_users::add_role(context, request),
+        "DeleteOrganizationUserRole" => organization_users::remove_role(context, request),
+        "GetRoles" => roles::list(context, request),
+        "CreateRole" => roles::create(context, request),
+        "GetRole" => roles::get(context, request),
+        "UpdateRoles" => roles::update(context, request),
+        "DeleteRole" => roles::delete(context, request),
+        "GetRolePermissions" => roles::permissions(context, request),
+        "UpdateRolePermissions" => roles::update_permissions(context, request),
+        "RemoveRolePermission" => roles::remove_permission(context, request),
+        "GetPermissions" => permissions::list(context, request),
+        "CreatePermission" => permissions::create(context, request),
+        "UpdatePermissions" => permissions::update(context, request),
+        "DeletePermission" => permissions::delete(context, request),
         _ => Ok(example(request.operation)),
     }
 }
@@ -118,6 +137,22 @@ const STATEFUL: &[&str] = &[
     "AddOrganizationUsers",
     "GetOrganizationUsers",
     "RemoveOrganizationUser",
+    "UpdateOrganizationUsers",
+    "GetOrganizationUserRoles",
+    "CreateOrganizationUserRole",
+    "DeleteOrganizationUserRole",
+    "GetRoles",
+    "CreateRole",
+    "GetRole",
+    "UpdateRoles",
+    "DeleteRole",
+    "GetRolePermissions",
+    "UpdateRolePermissions",
+    "RemoveRolePermission",
+    "GetPermissions",
+    "CreatePermission",
+    "UpdatePermissions",
+    "DeletePermission",
 ];
 
 /// The operation's first documented success status with its generated example body.

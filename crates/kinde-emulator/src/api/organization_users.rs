@@ -1,19 +1,23 @@
-//! Organization users: `AddOrganizationUsers`, `GetOrganizationUsers`,
-//! `RemoveOrganizationUser`.
+//! Organization users and their roles: `AddOrganizationUsers`, `GetOrganizationUsers`,
+//! `UpdateOrganizationUsers`, `RemoveOrganizationUser`, `GetOrganizationUserRoles`,
+//! `CreateOrganizationUserRole`, `DeleteOrganizationUserRole`.
 
 use http::StatusCode;
 use kinde_api::models::{
-    AddOrganizationUsersRequest, AddOrganizationUsersResponse, GetOrganizationUsersResponse,
-    OrganizationUser, SuccessResponse,
+    AddOrganizationUsersRequest, AddOrganizationUsersResponse, CreateOrganizationUserRoleRequest,
+    GetOrganizationUsersResponse, GetOrganizationsUserRolesResponse, OrganizationUser,
+    OrganizationUserRole, SuccessResponse, UpdateOrganizationUsersRequest,
+    UpdateOrganizationUsersResponse,
 };
 
 use super::organizations::not_found;
 use super::page::Window;
 use super::request::INVALID_PARAMETER;
+use super::roles::{permission_not_found, role_not_found, success};
 use super::{ApiRequest, ApiResult, ok_code};
 use crate::context::Context;
 use crate::error::{ApiError, json_response};
-use crate::state::{Membership, UserRecord};
+use crate::state::{Membership, Store, UserRecord};
 
 /// The most users one bulk request may add, as Kinde's docs state.
 const BULK_LIMIT: usize = 100;
@@ -45,6 +49,11 @@ pub(super) fn add(context: &Context, request: &ApiRequest) -> ApiResult {
                 format!("User not found: {id}"),
             ));
         }
+        check_grants(
+            &store,
+            addition.roles.as_deref(),
+            addition.permissions.as_deref(),
+        )?;
     }
 
     let joined_on = context.clock.rfc3339();
@@ -52,11 +61,7 @@ pub(super) fn add(context: &Context, request: &ApiRequest) -> ApiResult {
     for addition in additions {
         let id = addition.id.unwrap_or_default();
         store.join(code, &id, joined_on.clone());
-        if let Some(membership) = store
-            .memberships
-            .iter_mut()
-            .find(|membership| membership.org_code == code && membership.user_id == id)
-        {
+        if let Some(membership) = store.membership_mut(code, &id) {
             merge(&mut membership.roles, addition.roles.unwrap_or_default());
             merge(
                 &mut membership.permissions,
@@ -168,6 +173,178 @@ pub(super) fn remove(context: &Context, request: &ApiRequest) -> ApiResult {
         StatusCode::OK,
         &SuccessResponse { message, code },
     ))
+}
+
+/// `PATCH /api/v1/organizations/{org_code}/users`: adds, updates or (with
+/// `"operation": "delete"`) removes members in bulk.
+pub(super) fn update(context: &Context, request: &ApiRequest) -> ApiResult {
+    let body: UpdateOrganizationUsersRequest = request.body_as()?;
+    let changes = body.users.unwrap_or_default();
+    if changes.len() > BULK_LIMIT {
+        return Err(ApiError::bad_request(
+            INVALID_PARAMETER,
+            format!("at most {BULK_LIMIT} users may be updated at once"),
+        ));
+    }
+    let code = request.path("org_code");
+    let mut store = context.store();
+    if store.organization(code).is_none() {
+        return Err(not_found(request));
+    }
+    for change in &changes {
+        let id = change.id.as_deref().unwrap_or_default();
+        if store.user(id).is_none() {
+            return Err(ApiError::bad_request(
+                USER_NOT_FOUND,
+                format!("User not found: {id}"),
+            ));
+        }
+        check_grants(
+            &store,
+            change.roles.as_deref(),
+            change.permissions.as_deref(),
+        )?;
+    }
+
+    let joined_on = context.clock.rfc3339();
+    let (mut added, mut updated, mut removed) = (Vec::new(), Vec::new(), Vec::new());
+    for change in changes {
+        let id = change.id.unwrap_or_default();
+        if change.operation.as_deref() == Some("delete") {
+            store
+                .memberships
+                .retain(|membership| !(membership.org_code == code && membership.user_id == id));
+            removed.push(id);
+            continue;
+        }
+        if store.join(code, &id, joined_on.clone()) {
+            added.push(id.clone());
+        } else {
+            updated.push(id.clone());
+        }
+        if let Some(membership) = store.membership_mut(code, &id) {
+            merge(&mut membership.roles, change.roles.unwrap_or_default());
+            merge(
+                &mut membership.permissions,
+                change.permissions.unwrap_or_default(),
+            );
+        }
+    }
+    drop(store);
+
+    let (code, message) = ok_code();
+    let body = UpdateOrganizationUsersResponse {
+        message,
+        code,
+        users_added: Some(added),
+        users_updated: Some(updated),
+        users_removed: Some(removed),
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `GET /api/v1/organizations/{org_code}/users/{user_id}/roles`.
+pub(super) fn roles(context: &Context, request: &ApiRequest) -> ApiResult {
+    let store = context.store();
+    let membership = membership(&store, request)?;
+    let roles = membership
+        .roles
+        .iter()
+        .filter_map(|key| store.role_by_key(key))
+        .map(|role| OrganizationUserRole {
+            id: Some(role.id.clone()),
+            key: Some(role.key.clone()),
+            name: Some(role.name.clone()),
+        })
+        .collect();
+    drop(store);
+
+    let (code, message) = ok_code();
+    let body = GetOrganizationsUserRolesResponse {
+        code,
+        message,
+        roles: Some(roles),
+        next_token: None,
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `POST /api/v1/organizations/{org_code}/users/{user_id}/roles` with `{"role_id": ...}`.
+pub(super) fn add_role(context: &Context, request: &ApiRequest) -> ApiResult {
+    let body: CreateOrganizationUserRoleRequest = request.body_as()?;
+    let mut store = context.store();
+    let key = store
+        .role(body.role_id.as_deref().unwrap_or_default())
+        .map(|role| role.key.clone())
+        .ok_or_else(role_not_found)?;
+    membership(&store, request)?;
+    if let Some(membership) =
+        store.membership_mut(request.path("org_code"), request.path("user_id"))
+    {
+        merge(&mut membership.roles, vec![key]);
+    }
+    drop(store);
+    success(StatusCode::OK)
+}
+
+/// `DELETE /api/v1/organizations/{org_code}/users/{user_id}/roles/{role_id}`.
+pub(super) fn remove_role(context: &Context, request: &ApiRequest) -> ApiResult {
+    let mut store = context.store();
+    let key = store
+        .role(request.path("role_id"))
+        .map(|role| role.key.clone())
+        .ok_or_else(role_not_found)?;
+    membership(&store, request)?;
+    if let Some(membership) =
+        store.membership_mut(request.path("org_code"), request.path("user_id"))
+    {
+        membership.roles.retain(|granted| *granted != key);
+    }
+    drop(store);
+    success(StatusCode::OK)
+}
+
+/// The membership named by the `org_code` and `user_id` path parameters.
+fn membership<'a>(store: &'a Store, request: &ApiRequest) -> Result<&'a Membership, ApiError> {
+    let code = request.path("org_code");
+    if store.organization(code).is_none() {
+        return Err(not_found(request));
+    }
+    let user_id = request.path("user_id");
+    store
+        .memberships
+        .iter()
+        .find(|membership| membership.org_code == code && membership.user_id == user_id)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                USER_NOT_FOUND,
+                "The user is not a member of this organization",
+            )
+        })
+}
+
+/// Rejects role keys and permission keys that do not exist.
+fn check_grants(
+    store: &Store,
+    roles: Option<&[String]>,
+    permissions: Option<&[String]>,
+) -> Result<(), ApiError> {
+    if roles
+        .unwrap_or_default()
+        .iter()
+        .any(|key| store.role_by_key(key).is_none())
+    {
+        return Err(role_not_found());
+    }
+    if permissions.unwrap_or_default().iter().any(|key| {
+        !store
+            .permissions
+            .iter()
+            .any(|permission| permission.key == *key)
+    }) {
+        return Err(permission_not_found());
+    }
+    Ok(())
 }
 
 /// Appends the values of `more` not already in `list`.

@@ -232,6 +232,7 @@ impl RefreshPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn a_one_hour_token_refreshes_after_the_refresh_share() {
@@ -263,5 +264,43 @@ mod tests {
         assert_eq!(policy.backoff_delay(1, 0.0), Duration::from_millis(500));
         assert_eq!(policy.backoff_delay(3, 1.0), Duration::from_secs(4));
         assert_eq!(policy.backoff_delay(40, 1.0), DEFAULT_BACKOFF_MAX);
+    }
+
+    proptest! {
+        #[test]
+        fn a_token_is_refreshed_in_the_second_half_and_before_its_use_ends(
+            lifetime_ms in 1u64..=30 * 24 * 3_600_000,
+            share in 0.5f64..=1.0,
+            spread in 0.0f64..=0.5,
+            jitter in 0.0f64..=1.0,
+            leeway_ms in 0u64..=3_600_000,
+        ) {
+            let policy = RefreshPolicy::new()
+                .refresh_share(share)
+                .refresh_jitter(spread)
+                .expiry_leeway(Duration::from_millis(leeway_ms));
+            let start = Instant::now();
+            let lifetime = Duration::from_millis(lifetime_ms);
+            let (refresh_at, usable_until) = policy.schedule(start, Some(lifetime), jitter);
+
+            prop_assert!(usable_until <= start + lifetime);
+            prop_assert!(usable_until - start >= lifetime - lifetime / 4);
+            prop_assert!(refresh_at <= usable_until);
+            prop_assert!(refresh_at - start >= (lifetime / 2).min(usable_until - start));
+        }
+
+        #[test]
+        fn backoff_stays_between_half_the_first_delay_and_the_cap(
+            initial_ms in 1u64..=60_000,
+            extra_ms in 0u64..=600_000,
+            failures in 1u32..=1_000,
+            jitter in 0.0f64..=1.0,
+        ) {
+            let initial = Duration::from_millis(initial_ms);
+            let max = initial + Duration::from_millis(extra_ms);
+            let delay = RefreshPolicy::new().backoff(initial, max).backoff_delay(failures, jitter);
+            prop_assert!(delay <= max);
+            prop_assert!(delay >= initial / 2);
+        }
     }
 }

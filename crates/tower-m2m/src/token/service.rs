@@ -33,11 +33,17 @@ type TokenFuture = Pin<Box<dyn Future<Output = Result<AccessToken, TokenError>> 
 /// # Notes
 ///
 /// - To be able to replay a request, `call` copies it before sending it whenever its body is
-///   replayable (the header map is cloned: two small allocations). That copy is most of what
-///   the layer costs per request; switch it off with [`AuthLayer::replay`] where a replay on
-///   `401` is not wanted.
+///   replayable (the header map is cloned: two small allocations, about as costly as building
+///   the request's headers in the first place). That copy is most of what the layer costs per
+///   request (see `benches/token.rs`); switch it off with [`AuthLayer::replay`] where a replay
+///   on `401` is not wanted.
 /// - The replay waits for the inner service's readiness inside the response future, as
 ///   `tower::retry` does, and is boxed; the common path is not.
+///
+/// # Panics
+///
+/// `call` panics if `poll_ready` has not returned `Ready` since the last call, as the `Service`
+/// contract allows.
 pub struct Auth<S> {
     inner: S,
     config: AuthLayer,

@@ -1,0 +1,298 @@
+//! Throttling and faults on demand: latency, error answers, dropped connections, token endpoint
+//! outages and bad token bodies, 429 bursts, and rate and concurrency limits.
+//!
+//! Everything is off by default. Faults are set with
+//! [`EmulatorBuilder::faults`](crate::EmulatorBuilder::faults) or at run time with
+//! `PUT /_emulator/faults` (a JSON [`Faults`]), and cleared by `POST /_emulator/reset`. Every
+//! random choice comes from one generator seeded by [`Faults::seed`], so the same requests in the
+//! same order meet the same faults.
+//!
+//! ```
+//! use kinde_emulator::{FaultTarget, Faults, Latency};
+//!
+//! let faults: Faults = serde_json::from_str(r#"{
+//!     "seed": 7,
+//!     "target": {"operation": "getUsers"},
+//!     "latency": {"min_ms": 5, "max_ms": 20},
+//!     "error_ratio": 0.1
+//! }"#)?;
+//! assert_eq!(faults.target, FaultTarget::Operation("getUsers".to_owned()));
+//! assert_eq!(faults.latency, Some(Latency { min_ms: 5, max_ms: 20 }));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode};
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+use serde::{Deserialize, Serialize};
+
+use crate::context::Context;
+use crate::error::{ApiError, raw_json_response};
+use crate::routes::match_route;
+
+/// The faults and limits in force. All off by default.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Seeds the generator behind every random choice; `None` seeds it from the OS.
+    pub seed: Option<u64>,
+    /// Which requests the faults below apply to (default: token endpoint and API).
+    pub target: FaultTarget,
+    /// Latency added before a targeted request is processed.
+    pub latency: Option<Latency>,
+    /// The share of targeted requests answered with 500, 502 or 503 (0 to 1).
+    pub error_ratio: f64,
+    /// The share of targeted requests whose connection is closed before they are processed.
+    pub close_before_ratio: f64,
+    /// The share of targeted requests processed (state changed) whose connection is then closed
+    /// without a response.
+    pub close_after_ratio: f64,
+    /// The share of targeted requests answered 429 with `RateLimit-Reset`.
+    pub rate_limited_ratio: f64,
+    /// Makes the token endpoint unavailable.
+    pub token_outage: Option<TokenOutage>,
+    /// Makes the token endpoint answer 200 with a body that is not a token.
+    pub token_body: Option<TokenBody>,
+    /// Management API requests per second per application; more get 429.
+    pub rate_limit_per_second: Option<u32>,
+    /// Management API requests in flight at once; more get 429.
+    pub concurrency_limit: Option<u32>,
+}
+
+/// Which requests faults apply to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultTarget {
+    /// The token endpoint and the Management API.
+    #[default]
+    All,
+    /// Only `POST /oauth2/token`.
+    Token,
+    /// Only the Management API.
+    Api,
+    /// Only one operation, by its id (`{"operation": "getUsers"}`).
+    Operation(String),
+}
+
+/// Added latency: fixed when `min_ms == max_ms`, else uniform in the range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Latency {
+    /// The least latency, in milliseconds.
+    pub min_ms: u64,
+    /// The most latency, in milliseconds.
+    pub max_ms: u64,
+}
+
+/// How the token endpoint fails during an outage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenOutage {
+    /// 503 with `{"error": "temporarily_unavailable"}`.
+    Unavailable,
+    /// The connection is closed without a response.
+    Close,
+}
+
+/// A 200 from the token endpoint that carries no token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenBody {
+    /// An empty body.
+    Empty,
+    /// An HTML page, as a misconfigured proxy would send.
+    NotJson,
+}
+
+impl Faults {
+    /// Checks that every ratio is between 0 and 1 and every latency range is ordered.
+    ///
+    /// # Errors
+    ///
+    /// A description of the first invalid field.
+    pub fn validate(&self) -> Result<(), String> {
+        let ratios = [
+            ("error_ratio", self.error_ratio),
+            ("close_before_ratio", self.close_before_ratio),
+            ("close_after_ratio", self.close_after_ratio),
+            ("rate_limited_ratio", self.rate_limited_ratio),
+        ];
+        for (name, ratio) in ratios {
+            if !(0.0..=1.0).contains(&ratio) {
+                return Err(format!("{name} must be between 0 and 1"));
+            }
+        }
+        if let Some(latency) = self.latency
+            && latency.min_ms > latency.max_ms
+        {
+            return Err("latency.min_ms must not exceed latency.max_ms".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// The faults in force and the generator they draw from.
+#[derive(Debug)]
+pub(crate) struct FaultState {
+    faults: Faults,
+    rng: StdRng,
+}
+
+impl FaultState {
+    pub(crate) fn new(faults: Faults) -> Self {
+        let rng = match faults.seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_os_rng(),
+        };
+        Self { faults, rng }
+    }
+
+    pub(crate) fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Whether an event with this probability happens.
+    fn roll(&mut self, ratio: f64) -> bool {
+        ratio > 0.0 && self.rng.random_bool(ratio.min(1.0))
+    }
+
+    fn latency(&mut self) -> Option<Duration> {
+        let latency = self.faults.latency?;
+        let millis = self.rng.random_range(latency.min_ms..=latency.max_ms);
+        Some(Duration::from_millis(millis))
+    }
+}
+
+/// A response extension telling the transport to close the connection without answering.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CloseConnection;
+
+/// What a targeted request meets, decided in one draw so the order of draws is fixed.
+#[derive(Debug, Default)]
+struct Plan {
+    latency: Option<Duration>,
+    close_before: bool,
+    error: Option<StatusCode>,
+    rate_limited: bool,
+    close_after: bool,
+    token_outage: Option<TokenOutage>,
+    token_body: Option<TokenBody>,
+}
+
+/// Middleware that injects the configured faults into targeted requests.
+pub(crate) async fn inject(
+    State(context): State<Arc<Context>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let is_token = path == "/oauth2/token";
+    let is_api = path.starts_with("/api/");
+    let plan = {
+        let mut state = context.faults();
+        let targeted = match &state.faults.target {
+            FaultTarget::All => is_token || is_api,
+            FaultTarget::Token => is_token,
+            FaultTarget::Api => is_api,
+            FaultTarget::Operation(id) => {
+                is_api && match_route(request.method(), path).is_some_and(|m| m.operation.id == id)
+            }
+        };
+        if targeted {
+            plan(&mut state, is_token)
+        } else {
+            Plan::default()
+        }
+    };
+
+    let _in_flight = if is_api {
+        match context.enter() {
+            Ok(in_flight) => Some(in_flight),
+            Err(error) => return error.into_response(),
+        }
+    } else {
+        None
+    };
+    if let Some(latency) = plan.latency {
+        tokio::time::sleep(latency).await;
+    }
+    if plan.close_before || plan.token_outage == Some(TokenOutage::Close) {
+        return closed();
+    }
+    if plan.token_outage == Some(TokenOutage::Unavailable) {
+        return raw_json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"error":"temporarily_unavailable","error_description":"the token service is unavailable"}"#,
+        );
+    }
+    if let Some(status) = plan.error {
+        return ApiError::new(status, "INTERNAL_ERROR", "an injected server error").into_response();
+    }
+    if plan.rate_limited {
+        return ApiError::too_many_requests(1).into_response();
+    }
+
+    let response = next.run(request).await;
+
+    if plan.close_after {
+        return closed();
+    }
+    match plan.token_body {
+        Some(TokenBody::Empty) if response.status().is_success() => {
+            let mut empty = Response::new(axum::body::Body::empty());
+            empty.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            empty
+        }
+        Some(TokenBody::NotJson) if response.status().is_success() => {
+            let mut html = Response::new(axum::body::Body::from(
+                "<html><body>502 Bad Gateway</body></html>",
+            ));
+            html.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html"),
+            );
+            html
+        }
+        _ => response,
+    }
+}
+
+fn plan(state: &mut FaultState, is_token: bool) -> Plan {
+    let faults = state.faults.clone();
+    let latency = state.latency();
+    let close_before = state.roll(faults.close_before_ratio);
+    let error = state.roll(faults.error_ratio).then(|| {
+        [
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::BAD_GATEWAY,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ][state.rng.random_range(0..3)]
+    });
+    let rate_limited = state.roll(faults.rate_limited_ratio);
+    let close_after = state.roll(faults.close_after_ratio);
+    Plan {
+        latency,
+        close_before,
+        error,
+        rate_limited,
+        close_after,
+        token_outage: faults.token_outage.filter(|_| is_token),
+        token_body: faults.token_body.filter(|_| is_token),
+    }
+}
+
+/// A response the transport turns into a closed connection.
+fn closed() -> Response {
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.extensions_mut().insert(CloseConnection);
+    response
+}

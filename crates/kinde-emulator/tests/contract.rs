@@ -1,0 +1,463 @@
+//! Every response body the emulator produces validates against the schema the official spec
+//! declares for that operation and status.
+//!
+//! Runs when `KINDE_OPENAPI_SPEC` points at Kinde's spec (the test script sets it). The spec's
+//! schemas are converted to closed JSON Schema as in `kinde-api`'s contract test: references
+//! inlined, `nullable` as a `null` type, `allOf` merged, and every object given
+//! `additionalProperties: false`, so an invented or misspelt field fails. A status the spec does
+//! not declare for the operation (401 everywhere but `verifyApiKey`), or declares without a body,
+//! is validated against `error_response`; `ROUTE_NOT_FOUND` against `not_found_response`; a 2xx
+//! the spec does not declare fails.
+
+mod common;
+
+use common::{call, demo_token, sample_request, send_raw, token_form, token_request};
+use http::Method;
+use kinde_api::{OPERATIONS, operation};
+use kinde_emulator::{Application, Emulator, EmulatorService, Faults};
+use serde_json::{Map, Value, json};
+
+/// OpenAPI keywords that JSON Schema does not know, or that only document.
+const DROPPED_KEYWORDS: [&str; 5] = [
+    "example",
+    "nullable",
+    "xml",
+    "discriminator",
+    "externalDocs",
+];
+
+fn load_spec() -> Option<Value> {
+    let Ok(path) = std::env::var("KINDE_OPENAPI_SPEC") else {
+        println!(
+            "skipped: KINDE_OPENAPI_SPEC is not set, so there is no spec to validate the \
+             emulator's responses against (point it at kinde-mgmt-api-specs.yaml to run this test)"
+        );
+        return None;
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    Some(serde_yaml_ng::from_str(&text).expect("the spec is YAML"))
+}
+
+/// Follows a `$ref` within the spec, if `value` is one.
+fn resolve<'a>(spec: &'a Value, value: &'a Value) -> &'a Value {
+    match value.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let target = spec
+                .pointer(reference.trim_start_matches('#'))
+                .unwrap_or_else(|| panic!("dangling reference {reference}"));
+            resolve(spec, target)
+        }
+        None => value,
+    }
+}
+
+/// Converts an OpenAPI 3.0 schema to a closed JSON Schema, inlining references.
+fn to_json_schema(spec: &Value, schema: &Value) -> Value {
+    let schema = resolve(spec, schema);
+    let Some(object) = schema.as_object() else {
+        return schema.clone();
+    };
+
+    let mut out = Map::new();
+    for (key, value) in object {
+        if DROPPED_KEYWORDS.contains(&key.as_str()) || key.starts_with("x-") {
+            continue;
+        }
+        let converted = match key.as_str() {
+            "properties" => Value::Object(
+                value
+                    .as_object()
+                    .expect("properties is an object")
+                    .iter()
+                    .map(|(name, property)| (name.clone(), to_json_schema(spec, property)))
+                    .collect(),
+            ),
+            "items" | "additionalProperties" if value.is_object() => to_json_schema(spec, value),
+            "oneOf" | "anyOf" => Value::Array(
+                value
+                    .as_array()
+                    .expect("a list of schemas")
+                    .iter()
+                    .map(|branch| to_json_schema(spec, branch))
+                    .collect(),
+            ),
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), converted);
+    }
+
+    if let Some(branches) = object.get("allOf").and_then(Value::as_array) {
+        out.remove("allOf");
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        for branch in branches {
+            let branch = to_json_schema(spec, branch);
+            if let Some(props) = branch.get("properties").and_then(Value::as_object) {
+                properties.extend(props.clone());
+            }
+            if let Some(list) = branch.get("required").and_then(Value::as_array) {
+                required.extend(list.iter().cloned());
+            }
+        }
+        out.insert("type".into(), json!("object"));
+        out.insert("properties".into(), Value::Object(properties));
+        if !required.is_empty() {
+            out.insert("required".into(), Value::Array(required));
+        }
+    }
+
+    if out.contains_key("properties") && !out.contains_key("additionalProperties") {
+        out.insert("additionalProperties".into(), json!(false));
+    }
+    if object.get("nullable").and_then(Value::as_bool) == Some(true) {
+        if let Some(ty) = out.get("type").and_then(Value::as_str) {
+            out.insert("type".into(), json!([ty, "null"]));
+        }
+        if let Some(values) = out.get_mut("enum").and_then(Value::as_array_mut) {
+            values.push(Value::Null);
+        }
+    }
+    Value::Object(out)
+}
+
+/// Validates emulator responses against the spec and collects the mismatches.
+struct Contract {
+    spec: Value,
+    failures: Vec<String>,
+    validated: usize,
+}
+
+impl Contract {
+    /// The schema a response of `operation_id` with `status` must match.
+    fn schema_for(&self, operation_id: &str, status: u16) -> Result<Value, String> {
+        let op = operation(operation_id).expect("a known operation");
+        let declared = self.spec["paths"][op.path][op.method.as_str().to_lowercase()]["responses"]
+            .get(status.to_string())
+            .map(|response| resolve(&self.spec, response).clone());
+        let body_schema = declared.as_ref().and_then(|response| {
+            response
+                .get("content")?
+                .as_object()?
+                .values()
+                .find_map(|media| media.get("schema").cloned())
+        });
+
+        match (declared, body_schema) {
+            (None, _) if (200..300).contains(&status) => {
+                Err(format!("{operation_id}: answered undeclared {status}"))
+            }
+            (_, Some(schema)) => Ok(to_json_schema(&self.spec, &schema)),
+            _ => Ok(self.named("error_response")),
+        }
+    }
+
+    fn named(&self, schema: &str) -> Value {
+        to_json_schema(
+            &self.spec,
+            &json!({ "$ref": format!("#/components/schemas/{schema}") }),
+        )
+    }
+
+    fn check(&mut self, operation_id: &str, status: u16, body: &Value, text: &str) {
+        if text.is_empty() {
+            if (200..300).contains(&status)
+                && self
+                    .schema_for(operation_id, status)
+                    .is_ok_and(|s| s != self.named("error_response"))
+            {
+                self.failures
+                    .push(format!("{operation_id}: {status} with an empty body"));
+            }
+            return;
+        }
+        let schema = match self.schema_for(operation_id, status) {
+            Ok(schema) => schema,
+            Err(failure) => {
+                self.failures.push(failure);
+                return;
+            }
+        };
+        self.validate(&format!("{operation_id} {status}"), &schema, body);
+    }
+
+    fn validate(&mut self, label: &str, schema: &Value, body: &Value) {
+        let validator = jsonschema::validator_for(schema)
+            .unwrap_or_else(|e| panic!("{label}: converted schema is invalid: {e}"));
+        for error in validator.iter_errors(body) {
+            self.failures
+                .push(format!("{label}: at {}: {error}", error.instance_path()));
+        }
+        self.validated += 1;
+    }
+
+    /// Calls an operation and checks the answer.
+    async fn exercise(
+        &mut self,
+        emulator: &EmulatorService,
+        operation_id: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let op = operation(operation_id).expect("a known operation");
+        let method = Method::from_bytes(op.method.as_str().as_bytes()).expect("a method");
+        let reply = call(emulator, method, path, token, body).await;
+        self.check(
+            operation_id,
+            reply.status.as_u16(),
+            &reply.body,
+            &reply.text,
+        );
+        reply.body
+    }
+}
+
+#[tokio::test]
+async fn every_response_the_emulator_gives_matches_the_spec() {
+    let Some(spec) = load_spec() else { return };
+    let mut contract = Contract {
+        spec,
+        failures: Vec::new(),
+        validated: 0,
+    };
+    let emulator = Emulator::builder()
+        .page_size_limit(50)
+        .application(Application::new("noscope01", "noscope-secret"))
+        .build_service();
+    let token = demo_token(&emulator, None).await;
+    let reply = token_request(
+        &emulator,
+        &token_form(&emulator, "noscope01", "noscope-secret"),
+    )
+    .await;
+    let no_scope = reply.body["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+
+    // Every operation with placeholders: examples, and the 400s of stateful operations.
+    for op in OPERATIONS {
+        let (method, path, body) = sample_request(op);
+        for bearer in [&token, &no_scope, &"expired-or-garbage".to_owned()] {
+            let reply = call(&emulator, method.clone(), &path, bearer, body.clone()).await;
+            contract.check(op.id, reply.status.as_u16(), &reply.body, &reply.text);
+        }
+    }
+
+    // The stateful operations, with real resources.
+    let user = contract
+        .exercise(&emulator, "createUser", "/api/v1/user", &token, Some(json!({
+            "profile": {"given_name": "Ada", "family_name": "Lovelace", "picture": "https://example.com/a.png"},
+            "provided_id": "ext-1",
+            "identities": [
+                {"type": "email", "is_verified": true, "details": {"email": "ada@example.com"}},
+                {"type": "username", "details": {"username": "ada"}}
+            ]
+        })))
+        .await;
+    let id = user["id"].as_str().expect("an id").to_owned();
+    contract
+        .exercise(
+            &emulator,
+            "createUser",
+            "/api/v1/user",
+            &token,
+            Some(json!({
+                "identities": [{"type": "email", "details": {"email": "ada@example.com"}}]
+            })),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "getUserData",
+            &format!("/api/v1/user?id={id}&expand=organizations,identities"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "updateUser",
+            &format!("/api/v1/user?id={id}"),
+            &token,
+            Some(json!({"given_name": "Augusta", "is_suspended": false})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "getUsers",
+            "/api/v1/users?expand=organizations,identities&page_size=1",
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "getUsers",
+            "/api/v1/users?page_size=51",
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "searchUsers",
+            "/api/v1/search/users?query=ada&expand=organizations,identities",
+            &token,
+            None,
+        )
+        .await;
+
+    let organization = contract
+        .exercise(
+            &emulator,
+            "createOrganization",
+            "/api/v1/organization",
+            &token,
+            Some(json!({"name": "Acme", "handle": "acme", "external_id": "x-1"})),
+        )
+        .await;
+    let code = organization["organization"]["code"]
+        .as_str()
+        .expect("a code")
+        .to_owned();
+    contract
+        .exercise(
+            &emulator,
+            "getOrganization",
+            &format!("/api/v1/organization?code={code}"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "getOrganizations",
+            "/api/v1/organizations?sort=name_asc&page_size=1",
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "updateOrganization",
+            &format!("/api/v1/organization/{code}"),
+            &token,
+            Some(json!({"name": "Acme Inc"})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "AddOrganizationUsers",
+            &format!("/api/v1/organizations/{code}/users"),
+            &token,
+            Some(json!({"users": [{"id": id, "roles": ["admin"]}]})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "GetOrganizationUsers",
+            &format!("/api/v1/organizations/{code}/users?sort=email_asc"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "RemoveOrganizationUser",
+            &format!("/api/v1/organizations/{code}/users/{id}"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "deleteOrganization",
+            &format!("/api/v1/organization/{code}"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "deleteOrganization",
+            &format!("/api/v1/organization/{code}"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "deleteUser",
+            &format!("/api/v1/user?id={id}"),
+            &token,
+            None,
+        )
+        .await;
+
+    // Throttling and injected errors.
+    let faults = Faults {
+        rate_limited_ratio: 1.0,
+        ..Faults::default()
+    };
+    send_raw(
+        &emulator,
+        Method::PUT,
+        "/_emulator/faults",
+        &[],
+        serde_json::to_vec(&faults).expect("JSON"),
+    )
+    .await;
+    contract
+        .exercise(&emulator, "getUsers", "/api/v1/users", &token, None)
+        .await;
+    let faults = Faults {
+        error_ratio: 1.0,
+        ..Faults::default()
+    };
+    send_raw(
+        &emulator,
+        Method::PUT,
+        "/_emulator/faults",
+        &[],
+        serde_json::to_vec(&faults).expect("JSON"),
+    )
+    .await;
+    contract
+        .exercise(&emulator, "getUsers", "/api/v1/users", &token, None)
+        .await;
+
+    // An unknown route.
+    send_raw(&emulator, Method::POST, "/_emulator/reset", &[], Vec::new()).await;
+    let reply = call(&emulator, Method::GET, "/api/v1/nowhere", &token, None).await;
+    let not_found = contract.named("not_found_response");
+    contract.validate("ROUTE_NOT_FOUND", &not_found, &reply.body);
+
+    assert!(
+        contract.failures.is_empty(),
+        "{}",
+        contract.failures.join("\n")
+    );
+    assert!(
+        contract.validated > 500,
+        "only {} responses validated",
+        contract.validated
+    );
+    println!(
+        "validated {} emulator responses against the spec",
+        contract.validated
+    );
+}

@@ -1,0 +1,451 @@
+//! The control API, faults and limits, on the in-memory service and paused time.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{call, demo_token, send_raw, token_form, token_request};
+use http::{Method, Request, StatusCode};
+use kinde_emulator::{
+    ConnectionClosed, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, EmulatorService, FaultTarget,
+    Faults, Latency, TokenBody, TokenOutage,
+};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+async fn control(
+    emulator: &EmulatorService,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let bytes = body
+        .map(|body| body.to_string().into_bytes())
+        .unwrap_or_default();
+    let reply = send_raw(
+        emulator,
+        method,
+        path,
+        &[("content-type", "application/json")],
+        bytes,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text);
+    reply.body
+}
+
+async fn set_faults(emulator: &EmulatorService, faults: Value) {
+    control(emulator, Method::PUT, "/_emulator/faults", Some(faults)).await;
+}
+
+/// Sends a request and returns the transport's error instead of panicking on it.
+async fn try_call(
+    emulator: &EmulatorService,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Result<StatusCode, ConnectionClosed> {
+    let request = Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", emulator.base_url()))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        ))
+        .expect("a request");
+    emulator
+        .clone()
+        .oneshot(request)
+        .await
+        .map(|response| response.status())
+}
+
+#[tokio::test]
+async fn stats_count_token_and_api_requests_by_status_and_operation() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, Some("read:users")).await;
+    token_request(
+        &emulator,
+        "grant_type=client_credentials&client_id=nobody&client_secret=x&audience=x",
+    )
+    .await;
+    call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
+    call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
+    call(
+        &emulator,
+        Method::GET,
+        "/api/v1/organizations",
+        &token,
+        None,
+    )
+    .await;
+    call(&emulator, Method::GET, "/api/v1/nowhere", &token, None).await;
+
+    let stats = control(&emulator, Method::GET, "/_emulator/stats", None).await;
+    assert_eq!(
+        stats,
+        json!({
+            "token_requests": 2,
+            "api_requests": 4,
+            "by_status": {"200": 3, "401": 1, "403": 1, "404": 1},
+            "by_operation": {"getUsers": 2, "getOrganizations": 1},
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_request_log_redacts_authorization_and_names_the_caller() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    call(
+        &emulator,
+        Method::GET,
+        "/api/v1/users?page_size=2",
+        &token,
+        None,
+    )
+    .await;
+
+    let requests = control(&emulator, Method::GET, "/_emulator/requests", None).await;
+    let requests = requests.as_array().expect("a list");
+    assert_eq!(requests.len(), 2);
+    let (token_request, api_request) = (&requests[0], &requests[1]);
+    assert_eq!(token_request["path"], "/oauth2/token");
+    assert_eq!(token_request["client_id"], DEMO_CLIENT_ID);
+    let jti = common::claims(&token)["jti"].clone();
+    assert_eq!(token_request["jti"], jti);
+
+    assert_eq!(api_request["method"], "GET");
+    assert_eq!(api_request["path"], "/api/v1/users");
+    assert_eq!(api_request["query"], "page_size=2");
+    assert_eq!(api_request["operation_id"], "getUsers");
+    assert_eq!(api_request["status"], 200);
+    assert_eq!(api_request["client_id"], DEMO_CLIENT_ID);
+    assert_eq!(api_request["jti"], jti);
+    assert_eq!(api_request["headers"]["authorization"], "[redacted]");
+    let elapsed = api_request["timestamp_ms"].as_u64().expect("a timestamp")
+        - token_request["timestamp_ms"].as_u64().expect("a timestamp");
+    assert!((5000..5100).contains(&elapsed), "{elapsed}");
+
+    let everything = serde_json::to_string(&requests).expect("JSON");
+    assert!(!everything.contains(&token));
+    assert!(!everything.contains(DEMO_CLIENT_SECRET));
+}
+
+#[tokio::test]
+async fn state_dumps_what_exists_and_reset_clears_everything() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+    let created = call(
+        &emulator,
+        Method::POST,
+        "/api/v1/user",
+        &token,
+        Some(json!({"identities": [{"type": "email", "details": {"email": "ada@example.com"}}]})),
+    )
+    .await;
+    let id = created.body["id"].clone();
+    set_faults(
+        &emulator,
+        json!({"error_ratio": 0.0, "latency": {"min_ms": 1, "max_ms": 1}}),
+    )
+    .await;
+
+    let state = control(&emulator, Method::GET, "/_emulator/state", None).await;
+    assert_eq!(state["users"][0]["id"], id);
+    assert_eq!(state["users"][0]["email"], "ada@example.com");
+    assert_eq!(state["organizations"].as_array().map(Vec::len), Some(1));
+    assert_eq!(state["memberships"][0]["user_id"], id);
+
+    control(&emulator, Method::POST, "/_emulator/reset", None).await;
+    let state = control(&emulator, Method::GET, "/_emulator/state", None).await;
+    assert_eq!(state["users"], json!([]));
+    assert_eq!(state["memberships"], json!([]));
+    let stats = control(&emulator, Method::GET, "/_emulator/stats", None).await;
+    assert_eq!(stats["api_requests"], 0);
+    assert_eq!(stats["token_requests"], 0);
+    let faults = control(&emulator, Method::GET, "/_emulator/faults", None).await;
+    assert_eq!(faults["latency"], Value::Null);
+}
+
+#[tokio::test]
+async fn invalid_faults_are_refused() {
+    let emulator = Emulator::builder().build_service();
+    for faults in [
+        json!({"error_ratio": 1.5}),
+        json!({"latency": {"min_ms": 10, "max_ms": 1}}),
+        json!({"no_such_fault": true}),
+        json!({"target": "everywhere"}),
+    ] {
+        let reply = send_raw(
+            &emulator,
+            Method::PUT,
+            "/_emulator/faults",
+            &[],
+            faults.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{faults}");
+        assert_eq!(reply.body["errors"][0]["code"], "INVALID_FAULTS");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_delays_targeted_requests_on_tokio_time() {
+    let emulator = Emulator::builder()
+        .faults(Faults {
+            latency: Some(Latency {
+                min_ms: 250,
+                max_ms: 250,
+            }),
+            target: FaultTarget::Operation("getUsers".to_owned()),
+            ..Faults::default()
+        })
+        .build_service();
+    let token = demo_token(&emulator, None).await;
+
+    let started = tokio::time::Instant::now();
+    call(
+        &emulator,
+        Method::GET,
+        "/api/v1/organizations",
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(started.elapsed(), Duration::ZERO);
+
+    let started = tokio::time::Instant::now();
+    let reply = call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(started.elapsed(), Duration::from_millis(250));
+}
+
+#[tokio::test]
+async fn error_answers_and_429_bursts_follow_their_ratios() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+
+    set_faults(&emulator, json!({"target": "api", "error_ratio": 1.0})).await;
+    for _ in 0..10 {
+        let reply = call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
+        assert!(
+            matches!(reply.status.as_u16(), 500 | 502 | 503),
+            "{}",
+            reply.status
+        );
+        assert!(reply.body["errors"][0]["code"].is_string());
+    }
+    let token_still_works = token_request(
+        &emulator,
+        &token_form(&emulator, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+    )
+    .await;
+    assert_eq!(token_still_works.status, StatusCode::OK);
+
+    set_faults(&emulator, json!({"rate_limited_ratio": 1.0})).await;
+    let reply = call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.headers["ratelimit-reset"], "1");
+    assert_eq!(reply.body["errors"][0]["code"], "TOO_MANY_REQUESTS");
+}
+
+#[tokio::test]
+async fn a_seed_makes_faults_repeat() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        set_faults(
+            &emulator,
+            json!({"seed": 42, "target": "api", "error_ratio": 0.5}),
+        )
+        .await;
+        let mut statuses = Vec::new();
+        for _ in 0..30 {
+            statuses.push(
+                call(&emulator, Method::GET, "/api/v1/users", &token, None)
+                    .await
+                    .status
+                    .as_u16(),
+            );
+        }
+        runs.push(statuses);
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert!(runs[0].contains(&200));
+    assert!(runs[0].iter().any(|status| *status >= 500));
+}
+
+#[tokio::test]
+async fn closed_connections_happen_before_or_after_the_state_changes() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+    let create = json!({"identities": [{"type": "email", "details": {"email": "a@example.com"}}]});
+
+    set_faults(
+        &emulator,
+        json!({"target": {"operation": "createUser"}, "close_before_ratio": 1.0}),
+    )
+    .await;
+    let outcome = try_call(
+        &emulator,
+        Method::POST,
+        "/api/v1/user",
+        &token,
+        Some(create.clone()),
+    )
+    .await;
+    assert!(outcome.is_err());
+    let state = control(&emulator, Method::GET, "/_emulator/state", None).await;
+    assert_eq!(state["users"], json!([]));
+
+    set_faults(
+        &emulator,
+        json!({"target": {"operation": "createUser"}, "close_after_ratio": 1.0}),
+    )
+    .await;
+    let outcome = try_call(
+        &emulator,
+        Method::POST,
+        "/api/v1/user",
+        &token,
+        Some(create),
+    )
+    .await;
+    assert!(outcome.is_err());
+    let state = control(&emulator, Method::GET, "/_emulator/state", None).await;
+    assert_eq!(state["users"].as_array().map(Vec::len), Some(1));
+
+    let requests = control(&emulator, Method::GET, "/_emulator/requests", None).await;
+    let closed = requests
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|request| request["connection_closed"] == true)
+        .count();
+    assert_eq!(closed, 2);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_can_be_down_or_answer_garbage() {
+    let emulator = Emulator::builder().build_service();
+    let form = token_form(&emulator, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
+
+    emulator_faults(
+        &emulator,
+        Faults {
+            token_outage: Some(TokenOutage::Unavailable),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let reply = token_request(&emulator, &form).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.body["error"], "temporarily_unavailable");
+
+    emulator_faults(
+        &emulator,
+        Faults {
+            token_body: Some(TokenBody::Empty),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let reply = token_request(&emulator, &form).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.text.is_empty());
+
+    emulator_faults(
+        &emulator,
+        Faults {
+            token_body: Some(TokenBody::NotJson),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let reply = token_request(&emulator, &form).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers["content-type"], "text/html");
+    assert_eq!(reply.body, Value::Null);
+
+    emulator_faults(
+        &emulator,
+        Faults {
+            token_outage: Some(TokenOutage::Close),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let request = Request::post(emulator.token_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .expect("a request");
+    assert!(emulator.clone().oneshot(request).await.is_err());
+}
+
+async fn emulator_faults(emulator: &EmulatorService, faults: Faults) {
+    set_faults(emulator, serde_json::to_value(faults).expect("JSON")).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_rate_limit_answers_429_until_the_window_resets() {
+    let emulator = Emulator::builder()
+        .faults(Faults {
+            rate_limit_per_second: Some(3),
+            ..Faults::default()
+        })
+        .build_service();
+    let token = demo_token(&emulator, None).await;
+
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(
+            call(&emulator, Method::GET, "/api/v1/users", &token, None)
+                .await
+                .status
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    let limited = call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
+    let reset: u64 = limited.headers["ratelimit-reset"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert_eq!(reset, 1);
+
+    tokio::time::advance(Duration::from_secs(reset)).await;
+    let again = call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
+    assert_eq!(again.status, StatusCode::OK);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_concurrency_limit_sheds_requests_in_flight() {
+    let emulator = Emulator::builder()
+        .faults(Faults {
+            concurrency_limit: Some(2),
+            latency: Some(Latency {
+                min_ms: 100,
+                max_ms: 100,
+            }),
+            target: FaultTarget::Api,
+            ..Faults::default()
+        })
+        .build_service();
+    let token = demo_token(&emulator, None).await;
+
+    let calls = (0..4).map(|_| call(&emulator, Method::GET, "/api/v1/users", &token, None));
+    let replies = futures_util::future::join_all(calls).await;
+    let mut statuses: Vec<u16> = replies.iter().map(|reply| reply.status.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 429, 429]);
+
+    let after = call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
+    assert_eq!(after.status, StatusCode::OK);
+}

@@ -1,0 +1,222 @@
+//! The emulator over real loopback sockets, in real time, as a client or the binary's user sees
+//! it. Bounds are generous; nothing here asserts a duration.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+use kinde_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, StartError};
+use serde_json::{Value, json};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().build().expect("a client")
+}
+
+fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+async fn token(base_url: &str, client_id: &str, secret: &str) -> String {
+    let form = format!(
+        "grant_type=client_credentials&client_id={client_id}&client_secret={secret}&audience={}",
+        encode(&format!("{base_url}/api"))
+    );
+    let response = client()
+        .post(format!("{base_url}/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), 200);
+    let body: Value = serde_json::from_str(&response.text().await.expect("a body")).expect("JSON");
+    body["access_token"].as_str().expect("a token").to_owned()
+}
+
+async fn api(
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = client().request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.expect("a response");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_client_gets_a_token_and_manages_users_and_organizations() {
+    let emulator = Emulator::builder().start().await.expect("started");
+    let base = emulator.base_url().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"));
+    let token = token(&base, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET).await;
+
+    let (status, created) = api(
+        reqwest::Method::POST,
+        format!("{base}/api/v1/user"),
+        &token,
+        Some(json!({"identities": [{"type": "email", "details": {"email": "ada@example.com"}}]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let id = created["id"].as_str().expect("an id").to_owned();
+
+    let (status, users) = api(
+        reqwest::Method::GET,
+        format!("{base}/api/v1/users"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(users["users"][0]["id"], id.as_str());
+
+    let (status, organization) = api(
+        reqwest::Method::POST,
+        format!("{base}/api/v1/organization"),
+        &token,
+        Some(json!({"name": "Acme"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let code = organization["organization"]["code"]
+        .as_str()
+        .expect("a code")
+        .to_owned();
+    let (status, _) = api(
+        reqwest::Method::DELETE,
+        format!("{base}/api/v1/organization/{code}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = api(
+        reqwest::Method::DELETE,
+        format!("{base}/api/v1/user?id={id}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let (status, _) = api(
+        reqwest::Method::GET,
+        format!("{base}/api/v1/users"),
+        "not-a-token",
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    let stats = json(
+        client()
+            .get(format!("{base}/_emulator/stats"))
+            .send()
+            .await
+            .expect("a response"),
+    )
+    .await;
+    assert_eq!(stats["token_requests"], 1);
+    assert_eq!(stats["api_requests"], 6);
+    assert_eq!(stats["by_status"]["401"], 1);
+
+    emulator.shutdown().await;
+    let refused = client()
+        .get(format!("{base}/.well-known/jwks"))
+        .send()
+        .await;
+    assert!(refused.is_err());
+}
+
+#[tokio::test]
+async fn a_closed_connection_fault_reaches_the_client_as_a_transport_error() {
+    let emulator = Emulator::builder().start().await.expect("started");
+    let base = emulator.base_url().to_owned();
+    let faults = client()
+        .put(format!("{base}/_emulator/faults"))
+        .body(r#"{"target": "token", "token_outage": "close"}"#)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(faults.status(), 200);
+
+    let outcome = client()
+        .post(format!("{base}/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await;
+    assert!(outcome.is_err(), "{outcome:?}");
+
+    let jwks = client()
+        .get(format!("{base}/.well-known/jwks"))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(jwks.status(), 200);
+}
+
+#[tokio::test]
+async fn demo_credentials_are_refused_off_loopback() {
+    let outcome = Emulator::builder()
+        .listen("0.0.0.0:0".parse().expect("an address"))
+        .start()
+        .await;
+    assert!(
+        matches!(outcome, Err(StartError::DemoOffLoopback(_))),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_binary_prints_its_credentials_first_and_serves() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kinde-emulator"))
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .take(3)
+        .map(|line| line.expect("a line"))
+        .collect();
+
+    let base = lines[0]
+        .strip_prefix("base_url: ")
+        .expect("base_url first")
+        .to_owned();
+    assert!(
+        base.starts_with("http://127.0.0.1:") && !base.ends_with(":0"),
+        "{base}"
+    );
+    assert_eq!(lines[1], format!("client_id: {DEMO_CLIENT_ID}"));
+    assert_eq!(lines[2], format!("client_secret: {DEMO_CLIENT_SECRET}"));
+
+    let token = token(&base, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET).await;
+    let (status, _) = api(
+        reqwest::Method::GET,
+        format!("{base}/api/v1/organizations"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    child.kill().expect("the child stops");
+    child.wait().expect("the child is reaped");
+}
+
+/// Reads a body as JSON (or `null`).
+async fn json(response: reqwest::Response) -> Value {
+    let text = response.text().await.unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
