@@ -43,6 +43,40 @@ pub(crate) fn classify(error: &(dyn Error + 'static)) -> Failure {
     Failure::MaybeSent
 }
 
+/// A low-cardinality name for an error, for the `error.type` span field and metric attribute:
+/// the first error type this crate knows in the chain, else the failure class.
+pub(crate) fn error_type(error: &(dyn Error + 'static)) -> &'static str {
+    let mut current = Some(error);
+
+    while let Some(error) = current {
+        let known = if error.is::<RateLimited>() {
+            Some("rate_limited")
+        } else if error.is::<CircuitOpen>() {
+            Some("circuit_open")
+        } else if error.is::<DeadlineExceeded>() {
+            Some("deadline_exceeded")
+        } else if error.is::<RetryBudgetExhausted>() {
+            Some("retry_budget_exhausted")
+        } else if error.is::<CredentialsRejected>() {
+            Some("credentials_rejected")
+        } else if error.is::<TokenUnavailable>() || error.is::<TokenError>() {
+            Some("token_unavailable")
+        } else {
+            None
+        };
+        if let Some(known) = known {
+            return known;
+        }
+        current = error.source();
+    }
+
+    match classify(error) {
+        Failure::NotSent => "connect",
+        Failure::Timeout => "timeout",
+        Failure::MaybeSent | Failure::Local => "transport",
+    }
+}
+
 fn classify_one(error: &(dyn Error + 'static)) -> Option<Failure> {
     if error.is::<RateLimited>()
         || error.is::<CircuitOpen>()
@@ -110,5 +144,19 @@ mod tests {
     fn local_rejections_are_not_upstream_failures() {
         let error: crate::BoxError = Box::new(CircuitOpen::new(std::time::Duration::ZERO));
         assert!(!classify(error.as_ref()).is_upstream());
+    }
+
+    #[test]
+    fn error_types_are_a_short_fixed_vocabulary() {
+        let wrapped: crate::BoxError = Box::new(RetryBudgetExhausted::new(
+            io::Error::from(io::ErrorKind::ConnectionRefused).into(),
+        ));
+        assert_eq!(error_type(wrapped.as_ref()), "retry_budget_exhausted");
+
+        let refused: crate::BoxError = io::Error::from(io::ErrorKind::ConnectionRefused).into();
+        assert_eq!(error_type(refused.as_ref()), "connect");
+
+        let unknown: crate::BoxError = "https://kinde.test/api/v1/users?id=42 failed".into();
+        assert_eq!(error_type(unknown.as_ref()), "transport");
     }
 }

@@ -11,6 +11,7 @@ use tracing::Span;
 
 use super::UrlTemplate;
 use crate::BoxError;
+use crate::classify::error_type;
 use crate::correlation::X_REQUEST_ID;
 use crate::retry::RetryStopped;
 
@@ -146,9 +147,9 @@ where
                 }
             }
             Err(error) => {
-                this.span
-                    .record("error.type", tracing::field::display(error));
-                attributes.push(KeyValue::new("error.type", error.to_string()));
+                let error_type = error_type(error.as_ref());
+                this.span.record("error.type", error_type);
+                attributes.push(KeyValue::new("error.type", error_type));
             }
         }
         crate::metrics::request_duration(this.started.elapsed(), &attributes);
