@@ -30,7 +30,8 @@ pub fn new_request_id() -> RequestId {
     RequestId::new(HeaderValue::from_str(id).expect("a UUID is a valid header value"))
 }
 
-/// Mints [`new_request_id`]s for tower-http's [`SetRequestId`](tower_http::request_id::SetRequestId).
+/// Mints [`new_request_id`]s for tower-http's
+/// [`SetRequestId`](tower_http::request_id::SetRequestId).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MintRequestId;
 

@@ -10,9 +10,10 @@
 //!
 //! are retried; while timeouts, resets after sending, 408, 500, 502, 503 and 504 are retried
 //! only when the request is idempotent ([`Idempotency`], from a request extension or the
-//! method). Local rejections (rate limit bound, open circuit, deadline) are never retried: the
-//! answer would be the same. A body that cannot be replayed ([`TryCloneBody`](crate::body::TryCloneBody)) makes the request
-//! single-shot; see [`body`](crate::body).
+//! method). Local rejections (rate limit bound, open circuit, deadline, missing token) are never
+//! retried: the answer would be the same. A body that cannot be replayed
+//! ([`TryCloneBody`](crate::body::TryCloneBody)) makes the request single-shot; see
+//! [`body`](crate::body).
 //!
 //! # When, and for how long
 //!

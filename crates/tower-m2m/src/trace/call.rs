@@ -143,7 +143,8 @@ where
                     i64::from(status),
                 ));
                 if let Some(stopped) = response.extensions().get::<RetryStopped>() {
-                    tracing::debug!(retry.attempts = stopped.attempts, retry.stop = ?stopped.reason);
+                    let attempts = stopped.attempts;
+                    tracing::debug!(retry.attempts = attempts, retry.stop = ?stopped.reason);
                 }
             }
             Err(error) => {

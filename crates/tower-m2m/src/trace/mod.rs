@@ -2,8 +2,9 @@
 //! logical call, a child span per attempt, and the request-duration histogram.
 //!
 //! [`CallTraceLayer`] sits outermost, just below [`Correlation`](crate::correlation::Correlation):
-//! its `HTTP request` span (info level) carries the `request_id`, `http.request.method`, `server.address`, `url.template` (from a [`UrlTemplate`] extension)
-//! and, once known, `http.response.status_code` or `error.type`, and it records
+//! its `HTTP request` span (info level) carries the `request_id`, `http.request.method`,
+//! `server.address`, `url.template` (from a [`UrlTemplate`] extension) and, once known,
+//! `http.response.status_code` or `error.type`, and it records
 //! `http.client.request.duration`. [`AttemptTraceLayer`] sits just below the retry layer: its
 //! `attempt` span (debug level) carries `http.request.resend_count`, and it counts
 //! `m2m.attempts`. Retries by reason (`m2m.retries`), rate-limit waits, breaker state and budget
