@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use tower::limit::GlobalConcurrencyLimitLayer;
-use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_m2m::ReplayBody;
 use tower_m2m::breaker::CircuitBreakerLayer;
 use tower_m2m::correlation::CorrelationLayer;
@@ -76,13 +76,19 @@ fn stack(c: &mut Criterion) {
             .build()
             .unwrap()
     });
+    let tokens = token_source();
     let client = runtime.block_on(async {
-        let client = M2mStack::builder(upstream)
-            .token_source(token_source())
-            .service(transport);
         // Fetch the token once, so the benchmark sees the cached path.
-        client.clone().oneshot(request()).await.unwrap();
-        client
+        tokens.token().await.unwrap();
+        M2mStack::builder(upstream.clone())
+            .token_source(tokens.clone())
+            .service(transport)
+    });
+    let unboxed = runtime.block_on(async {
+        M2mStack::builder(upstream)
+            .token_source(tokens)
+            .layer()
+            .layer(transport)
     });
 
     let mut group = c.benchmark_group("stack");
@@ -95,6 +101,9 @@ fn stack(c: &mut Criterion) {
     });
     group.bench_function("full stack", |b| {
         b.iter_custom(|iterations| runtime.block_on(send(&client, iterations)));
+    });
+    group.bench_function("full stack, unboxed", |b| {
+        b.iter_custom(|iterations| runtime.block_on(send(&unboxed, iterations)));
     });
     group.finish();
 

@@ -58,6 +58,15 @@ async fn a_fetch_runs_in_its_own_span_not_the_callers() {
 
 #[tokio::test(start_paused = true)]
 async fn fetches_are_counted_by_outcome() {
+    // An interested subscriber here too: tracing caches a callsite's interest process-wide, and a
+    // callsite first reached by a thread with no subscriber would be cached as never interesting,
+    // hiding its events from the other test of this binary.
+    let sink = tracing_subscriber::fmt()
+        .with_max_level(Level::TRACE)
+        .with_writer(io::sink)
+        .finish();
+    let _guard = tracing::subscriber::set_default(sink);
+
     let endpoint = Endpoint::new(token_body(3600));
     let source = source(&endpoint);
     source.token().await.unwrap();

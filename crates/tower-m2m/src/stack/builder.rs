@@ -2,20 +2,15 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use tower::layer::util::Identity;
-use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::util::BoxCloneService;
-use tower::{Layer, Service, ServiceBuilder};
+use tower::{Layer, Service};
 
-use super::Upstream;
+use super::{M2mLayer, Upstream};
 use crate::BoxError;
 use crate::body::TryCloneBody;
-use crate::breaker::CircuitBreakerLayer;
-use crate::correlation::CorrelationLayer;
-use crate::ratelimit::RateLimitLayer;
-use crate::retry::{Backoff, RetryLayer, RetryPolicy};
-use crate::timeout::{AttemptTimeout, AttemptTimeoutLayer, OverallTimeoutLayer};
+use crate::retry::{Backoff, RetryPolicy};
+use crate::timeout::AttemptTimeout;
 use crate::token::{AuthLayer, TokenSource};
-use crate::trace::{AttemptTraceLayer, CallTraceLayer};
 
 /// Default overall timeout of a call, retries included: 30 s, the same as the retry layer's
 /// maximum elapsed time, and within what a gateway caller typically allows.
@@ -112,7 +107,24 @@ impl<A> StackBuilder<A> {
         self.auth(AuthLayer::new(source))
     }
 
-    /// Builds the stack over `transport`.
+    /// The stack as a [`Layer`], for a `ServiceBuilder` or to keep the service unboxed.
+    pub fn layer(self) -> M2mLayer<A> {
+        // No retry may start after the overall timeout; see OverallTimeout's notes.
+        let mut policy = self.retry_policy();
+        if let Some(timeout) = self.overall_timeout {
+            policy = policy.clamp_elapsed(timeout);
+        }
+
+        M2mLayer {
+            upstream: self.upstream,
+            policy,
+            overall_timeout: self.overall_timeout,
+            attempt_timeout: self.attempt_timeout,
+            auth: self.auth,
+        }
+    }
+
+    /// Builds the stack over `transport`, boxed into one cloneable service.
     pub fn service<T, B, RB>(self, transport: T) -> M2mService<B, RB>
     where
         A: Layer<AttemptTimeout<T>>,
@@ -122,31 +134,7 @@ impl<A> StackBuilder<A> {
         B: TryCloneBody + Send + 'static,
         RB: Send + 'static,
     {
-        // No retry may start after the overall timeout; see OverallTimeout's notes.
-        let mut policy = self.retry_policy();
-        if let Some(timeout) = self.overall_timeout {
-            policy = policy.clamp_elapsed(timeout);
-        }
-        let overall = match self.overall_timeout {
-            Some(timeout) => OverallTimeoutLayer::new(timeout),
-            None => OverallTimeoutLayer::caller_deadline_only(),
-        };
-
-        let service = ServiceBuilder::new()
-            .layer(CorrelationLayer::new())
-            .layer(CallTraceLayer::new())
-            .layer(overall)
-            .layer(RetryLayer::new(policy))
-            .layer(AttemptTraceLayer::new())
-            .layer(CircuitBreakerLayer::new(self.upstream.breaker().clone()))
-            .layer(GlobalConcurrencyLimitLayer::with_semaphore(
-                self.upstream.in_flight(),
-            ))
-            .layer(RateLimitLayer::new(self.upstream.limiter().clone()))
-            .layer(self.auth)
-            .layer(AttemptTimeoutLayer::new(self.attempt_timeout))
-            .service(transport);
-        BoxCloneService::new(service)
+        BoxCloneService::new(self.layer().layer(transport))
     }
 
     fn retry_policy(&self) -> RetryPolicy {

@@ -183,9 +183,11 @@
 //! ```
 
 mod builder;
+mod layer;
 mod upstream;
 
 pub use builder::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, M2mService, M2mStack, StackBuilder,
 };
+pub use layer::{M2mLayer, M2mStackService};
 pub use upstream::{DEFAULT_MAX_IN_FLIGHT, Upstream, UpstreamBuilder};
