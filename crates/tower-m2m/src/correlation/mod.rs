@@ -14,6 +14,15 @@
 //! Inbound, [`InboundCorrelationLayer`] builds on tower-http's request-id layers: an incoming id
 //! that is too long or not printable is replaced, never forwarded.
 //!
+//! # Notes
+//!
+//! - The layer never reads tracing spans. An application that traces with
+//!   `tracing-opentelemetry` passes its span's OpenTelemetry context explicitly: as an
+//!   [`opentelemetry::Context`] request extension, or attached around the call. This is what
+//!   keeps the header independent of log filters.
+//! - The `traceparent` names the caller's span as the parent of every attempt; attempts get no
+//!   span ids of their own on the wire.
+//!
 //! ```
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //! use tower_m2m::correlation::CorrelationLayer;
