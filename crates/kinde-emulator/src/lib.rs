@@ -82,6 +82,7 @@ mod application;
 mod auth;
 mod builder;
 mod clock;
+mod config;
 mod context;
 mod control;
 mod endpoints;
@@ -101,6 +102,7 @@ pub use builder::{
     DEFAULT_BODY_LIMIT, DEFAULT_IN_MEMORY_BASE_URL, DEFAULT_PAGE_SIZE_LIMIT,
     DEFAULT_TOKEN_LIFETIME, EmulatorBuilder, StartError,
 };
+pub use config::{ApplicationConfig, Config, ConfigError};
 pub use faults::{FaultTarget, Faults, Latency, TokenBody, TokenOutage};
 pub use handle::Emulator;
 pub use service::{ConnectionClosed, EmulatorService, ResponseFuture};
