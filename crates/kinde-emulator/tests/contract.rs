@@ -408,6 +408,113 @@ async fn every_response_the_emulator_gives_matches_the_spec() {
         )
         .await;
 
+    // Feature flags.
+    contract.exercise(&emulator, "CreateFeatureFlag", "/api/v1/feature_flags", &token, Some(json!({"name": "Theme", "key": "theme", "type": "str", "allow_override_level": "usr", "default_value": "light"}))).await;
+    contract
+        .exercise(
+            &emulator,
+            "UpdateEnvironementFeatureFlagOverride",
+            "/api/v1/environment/feature_flags/theme",
+            &token,
+            Some(json!({"value": "dark"})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "GetEnvironementFeatureFlags",
+            "/api/v1/environment/feature_flags",
+            &token,
+            None,
+        )
+        .await;
+    let organization = contract
+        .exercise(
+            &emulator,
+            "createOrganization",
+            "/api/v1/organization",
+            &token,
+            Some(json!({"name": "Flags"})),
+        )
+        .await;
+    let code = organization["organization"]["code"]
+        .as_str()
+        .expect("a code")
+        .to_owned();
+    contract
+        .exercise(
+            &emulator,
+            "UpdateOrganizationFeatureFlagOverride",
+            &format!("/api/v1/organizations/{code}/feature_flags/theme?value=blue"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "GetOrganizationFeatureFlags",
+            &format!("/api/v1/organizations/{code}/feature_flags"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteOrganizationFeatureFlagOverride",
+            &format!("/api/v1/organizations/{code}/feature_flags/theme"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteOrganizationFeatureFlagOverrides",
+            &format!("/api/v1/organizations/{code}/feature_flags"),
+            &token,
+            None,
+        )
+        .await;
+    contract.exercise(&emulator, "UpdateFeatureFlag", "/api/v1/feature_flags/theme?name=Theme&description=x&type=str&allow_override_level=org&default_value=light", &token, None).await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteEnvironementFeatureFlagOverride",
+            "/api/v1/environment/feature_flags/theme",
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteEnvironementFeatureFlagOverrides",
+            "/api/v1/environment/feature_flags",
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteFeatureFlag",
+            "/api/v1/feature_flags/theme",
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteFeatureFlag",
+            "/api/v1/feature_flags/theme",
+            &token,
+            None,
+        )
+        .await;
+
     // Throttling and injected errors.
     let faults = Faults {
         rate_limited_ratio: 1.0,

@@ -1,9 +1,10 @@
 //! The Management API under `/api/v1`: routing, authentication, scopes, then an answer.
 //!
 //! Every operation in [`kinde_api::OPERATIONS`] is routed. Operations with real state (users,
-//! organizations, organization users and their roles, roles, permissions) answer from the [`Store`](crate::state::Store); every other
+//! organizations, organization users and their roles, roles, permissions, feature flags) answer from the [`Store`](crate::state::Store); every other
 //! operation answers its generated example body with its first documented success status.
 
+mod flags;
 mod organization_users;
 mod organizations;
 mod page;
@@ -112,6 +113,18 @@ fn answer(context: &Context, request: &ApiRequest) -> ApiResult {
         "CreatePermission" => permissions::create(context, request),
         "UpdatePermissions" => permissions::update(context, request),
         "DeletePermission" => permissions::delete(context, request),
+        "CreateFeatureFlag" => flags::create(context, request),
+        "UpdateFeatureFlag" => flags::update(context, request),
+        "DeleteFeatureFlag" => flags::delete(context, request),
+        "GetEnvironementFeatureFlags" => flags::environment(context, request),
+        "UpdateEnvironementFeatureFlagOverride" => flags::override_environment(context, request),
+        "DeleteEnvironementFeatureFlagOverride" => flags::reset_environment(context, request),
+        "DeleteEnvironementFeatureFlagOverrides" => flags::reset_environment_all(context, request),
+        "GetOrganizationFeatureFlags" => flags::organization(context, request),
+        "UpdateOrganizationFeatureFlagOverride" => flags::override_organization(context, request),
+        "DeleteOrganizationFeatureFlagOverride" => flags::reset_organization(context, request),
+        "DeleteOrganizationFeatureFlagOverrides" => flags::reset_organization_all(context, request),
+        "UpdateUserFeatureFlagOverride" => flags::override_user(context, request),
         _ => Ok(example(request.operation)),
     }
 }
@@ -153,6 +166,18 @@ const STATEFUL: &[&str] = &[
     "CreatePermission",
     "UpdatePermissions",
     "DeletePermission",
+    "CreateFeatureFlag",
+    "UpdateFeatureFlag",
+    "DeleteFeatureFlag",
+    "GetEnvironementFeatureFlags",
+    "UpdateEnvironementFeatureFlagOverride",
+    "DeleteEnvironementFeatureFlagOverride",
+    "DeleteEnvironementFeatureFlagOverrides",
+    "GetOrganizationFeatureFlags",
+    "UpdateOrganizationFeatureFlagOverride",
+    "DeleteOrganizationFeatureFlagOverride",
+    "DeleteOrganizationFeatureFlagOverrides",
+    "UpdateUserFeatureFlagOverride",
 ];
 
 /// The operation's first documented success status with its generated example body.
