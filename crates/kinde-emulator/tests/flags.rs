@@ -229,4 +229,15 @@ async fn flags_resolve_through_environment_and_organization_overrides() {
     )
     .await;
     assert!(environment.body["feature_flags"].get("theme").is_none());
+
+    call(
+        &emulator,
+        Method::DELETE,
+        &format!("/api/v1/user?id={user_id}"),
+        &token,
+        None,
+    )
+    .await;
+    let state = common::send_raw(&emulator, Method::GET, "/_emulator/state", &[], Vec::new()).await;
+    assert_eq!(state.body["user_flags"], json!([]));
 }
