@@ -31,14 +31,17 @@ pub(crate) struct Stats {
 impl Stats {
     pub(crate) fn record_success(&self) {
         self.succeeded.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::token_fetch("refreshed");
     }
 
     pub(crate) fn record_failure(&self) {
         self.failed.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::token_fetch("failed");
     }
 
     pub(crate) fn record_rejection(&self) {
         self.rejected.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::token_fetch("rejected");
     }
 
     pub(crate) fn snapshot(&self) -> FetchCounts {

@@ -1,0 +1,74 @@
+//! The stack's OpenTelemetry metrics reach the meter provider the application installs.
+//!
+//! One test per binary: the instruments are created once per process, from the provider
+//! installed at that moment.
+
+mod scripted;
+
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use scripted::{Upstream, get, status};
+use tower::ServiceExt;
+use tower_m2m::stack::{M2mStack, Upstream as UpstreamHandle};
+
+/// The sum of a counter's data points with `attribute` (or all of them).
+fn counter(exporter: &InMemoryMetricExporter, name: &str, attribute: Option<&KeyValue>) -> u64 {
+    let mut total = 0;
+    for resource in exporter.get_finished_metrics().unwrap() {
+        for scope in resource.scope_metrics() {
+            for metric in scope.metrics().filter(|metric| metric.name() == name) {
+                if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
+                    total += sum
+                        .data_points()
+                        .filter(|point| {
+                            attribute.is_none_or(|a| point.attributes().any(|b| a == b))
+                        })
+                        .map(|point| point.value())
+                        .sum::<u64>();
+                }
+            }
+        }
+    }
+    total
+}
+
+fn histogram_count(exporter: &InMemoryMetricExporter, name: &str) -> u64 {
+    let mut count = 0;
+    for resource in exporter.get_finished_metrics().unwrap() {
+        for scope in resource.scope_metrics() {
+            for metric in scope.metrics().filter(|metric| metric.name() == name) {
+                if let AggregatedMetrics::F64(MetricData::Histogram(histogram)) = metric.data() {
+                    count += histogram
+                        .data_points()
+                        .map(|point| point.count())
+                        .sum::<u64>();
+                }
+            }
+        }
+    }
+    count
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_attempts_and_retries_by_reason_are_exported() {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    opentelemetry::global::set_meter_provider(provider.clone());
+
+    let upstream = Upstream::new(|n, _| async move { Ok(status(if n < 2 { 503 } else { 200 })) });
+    let client = M2mStack::builder(UpstreamHandle::new("kinde")).service(upstream.clone());
+    assert_eq!(client.oneshot(get("measured")).await.unwrap().status(), 200);
+
+    provider.force_flush().unwrap();
+    let server_error = KeyValue::new("retry.reason", "server_error");
+    assert_eq!(counter(&exporter, "m2m.attempts", None), 3);
+    assert_eq!(counter(&exporter, "m2m.retries", Some(&server_error)), 2);
+    assert_eq!(
+        histogram_count(&exporter, "http.client.request.duration"),
+        1
+    );
+    assert_eq!(upstream.count(), 3);
+}
