@@ -5,6 +5,7 @@
 //! operation answers its generated example body with its first documented success status.
 
 mod flags;
+mod member_grants;
 mod organization_users;
 mod organizations;
 mod page;
@@ -98,9 +99,12 @@ fn answer(context: &Context, request: &ApiRequest) -> ApiResult {
         "GetOrganizationUsers" => organization_users::list(context, request),
         "RemoveOrganizationUser" => organization_users::remove(context, request),
         "UpdateOrganizationUsers" => organization_users::update(context, request),
-        "GetOrganizationUserRoles" => organization_users::roles(context, request),
-        "CreateOrganizationUserRole" => organization_users::add_role(context, request),
-        "DeleteOrganizationUserRole" => organization_users::remove_role(context, request),
+        "GetOrganizationUserRoles" => member_grants::roles(context, request),
+        "CreateOrganizationUserRole" => member_grants::add_role(context, request),
+        "DeleteOrganizationUserRole" => member_grants::remove_role(context, request),
+        "GetOrganizationUserPermissions" => member_grants::permissions(context, request),
+        "CreateOrganizationUserPermission" => member_grants::add_permission(context, request),
+        "DeleteOrganizationUserPermission" => member_grants::remove_permission(context, request),
         "GetRoles" => roles::list(context, request),
         "CreateRole" => roles::create(context, request),
         "GetRole" => roles::get(context, request),
@@ -154,6 +158,9 @@ const STATEFUL: &[&str] = &[
     "GetOrganizationUserRoles",
     "CreateOrganizationUserRole",
     "DeleteOrganizationUserRole",
+    "GetOrganizationUserPermissions",
+    "CreateOrganizationUserPermission",
+    "DeleteOrganizationUserPermission",
     "GetRoles",
     "CreateRole",
     "GetRole",
