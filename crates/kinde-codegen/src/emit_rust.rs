@@ -24,6 +24,27 @@ const KEYWORDS: &[&str] = &[
     "priv", "try", "typeof", "unsized", "virtual", "yield",
 ];
 
+/// Rustdoc lines for `text` at `indent`, wrapped to rustfmt's 100 columns.
+pub(crate) fn doc(indent: &str, text: &str) -> String {
+    let mut out = String::new();
+    for paragraph in text.split('\n') {
+        let mut line = format!("{indent}///");
+        let empty = line.len();
+        for word in paragraph.split(' ').filter(|w| !w.is_empty()) {
+            if line.len() > empty && line.len() + 1 + word.len() > 100 {
+                out.push_str(&line);
+                out.push('\n');
+                line = format!("{indent}///");
+            }
+            line.push(' ');
+            line.push_str(word);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
 /// The Rust identifier for a JSON property name.
 pub(crate) fn field_ident(json_name: &str) -> String {
     let snake = json_name.to_snake_case();
@@ -85,7 +106,7 @@ fn model_code(
 ) -> Result<()> {
     let fields = match &model.kind {
         ModelKind::Alias(ty) => {
-            writeln!(out, "/// The {}.", model.origin)?;
+            out.push_str(&doc("", &format!("The {}.", model.origin)));
             writeln!(
                 out,
                 "pub type {} = {};",
@@ -96,7 +117,7 @@ fn model_code(
         }
         ModelKind::Struct(fields) => fields,
     };
-    writeln!(out, "/// The {}.", model.origin)?;
+    out.push_str(&doc("", &format!("The {}.", model.origin)));
     if model.example_fields.is_some() {
         writeln!(
             out,
@@ -157,7 +178,7 @@ fn field_code(
     if ident.trim_start_matches("r#") != field.name {
         attrs.insert(0, format!("rename = {:?}", field.name));
     }
-    writeln!(out, "    /// {}", field_doc(registry, field, tri_state))?;
+    out.push_str(&doc("    ", &field_doc(registry, field, tri_state)));
     if !attrs.is_empty() {
         writeln!(out, "    #[serde({})]", attrs.join(", "))?;
     }
@@ -270,7 +291,7 @@ fn type_defaultable(ty: &Ty, models: &BTreeSet<String>) -> bool {
 
 fn enum_code(out: &mut String, def: &EnumDef) -> Result<()> {
     writeln!(out, "crate::open_enum! {{")?;
-    writeln!(out, "    /// Values of the {}.", def.origin)?;
+    out.push_str(&doc("    ", &format!("Values of the {}.", def.origin)));
     writeln!(out, "    pub enum {} {{", def.name)?;
     let mut seen = BTreeSet::new();
     for value in &def.values {
@@ -282,7 +303,7 @@ fn enum_code(out: &mut String, def: &EnumDef) -> Result<()> {
                 def.origin
             );
         }
-        writeln!(out, "        /// The value `{value}`.")?;
+        out.push_str(&doc("        ", &format!("The value `{value}`.")));
         writeln!(out, "        {variant} = {value:?},")?;
     }
     writeln!(out, "    }}")?;

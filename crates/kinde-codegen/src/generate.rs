@@ -128,6 +128,9 @@ fn all_with(spec: &Spec, overrides_yaml: &str) -> Result<Files> {
         ROUNDTRIP_TEST.to_owned(),
         emit_rust::roundtrip_test(&response_types),
     );
+    for (path, text) in crate::emit_client::files(&registry, &operations)? {
+        files.insert(path, text);
+    }
     for file in contract.files {
         files.insert(format!("{}/{}", emit_proto::DIR, file.name), file.text);
     }

@@ -6,11 +6,14 @@
 //!   operation table, and the index of example bodies;
 //! - `crates/kinde-api/examples-json/`: one example body per response type;
 //! - `crates/kinde-api/tests/examples_roundtrip.rs`: the round-trip test over those examples;
+//! - `crates/kinde-management/src/generated/`: one parameter struct and one method per
+//!   operation, and a stream for every paginated list;
 //! - `proto/kinde/management/v1/`: the gRPC contract, one service per spec tag.
 //!
 //! With `--check` it writes nothing and exits non-zero, naming each file that differs from what
 //! is committed (or is missing, or is left over from an earlier run).
 
+mod emit_client;
 mod emit_proto;
 mod emit_rust;
 mod error;

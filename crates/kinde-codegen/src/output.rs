@@ -9,8 +9,9 @@ use crate::error::{Error, Result};
 use crate::generate::{API_GENERATED_DIR, EXAMPLES_DIR, Files};
 
 /// Directories the generator owns entirely: a file there that it did not generate is stale.
-const OWNED_DIRS: [(&str, &str); 3] = [
+const OWNED_DIRS: [(&str, &str); 4] = [
     (API_GENERATED_DIR, "rs"),
+    (crate::emit_client::CLIENT_GENERATED_DIR, "rs"),
     (EXAMPLES_DIR, "json"),
     (emit_proto::DIR, "proto"),
 ];

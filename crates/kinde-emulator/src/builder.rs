@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::application::Application;
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::context::{Context, Settings};
 use crate::endpoints::Endpoints;
 use crate::faults::Faults;
@@ -118,6 +119,43 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Applies a [`Config`]: its settings, its applications (added to any already set) and its
+    /// faults.
+    ///
+    /// # Panics
+    ///
+    /// As [`faults`](Self::faults); [`Config::from_toml`] has already rejected invalid faults.
+    pub fn config(mut self, config: Config) -> Self {
+        if let Some(seconds) = config.token_lifetime_secs {
+            self = self.token_lifetime(Duration::from_secs(seconds));
+        }
+        if let Some(limit) = config.page_size_limit {
+            self = self.page_size_limit(limit);
+        }
+        if let Some(bytes) = config.body_limit_bytes {
+            self = self.body_limit(bytes);
+        }
+        if let Some(enabled) = config.demo_application {
+            self = self.demo_application(enabled);
+        }
+        for application in &config.applications {
+            self = self.application(application.to_application());
+        }
+        if let Some(faults) = config.faults {
+            self = self.faults(faults);
+        }
+        self
+    }
+
+    /// The applications the emulator will know, the demo application first when enabled.
+    pub fn applications(&self) -> Vec<Application> {
+        let mut applications = self.applications.clone();
+        if self.demo_application {
+            applications.insert(0, Application::demo());
+        }
+        applications
+    }
+
     /// The faults and limits in force at start (default: none). `PUT /_emulator/faults` replaces
     /// them at run time and `POST /_emulator/reset` clears them.
     ///
@@ -169,10 +207,7 @@ impl EmulatorBuilder {
     }
 
     fn context(self, base_url: String) -> Arc<Context> {
-        let mut applications = self.applications;
-        if self.demo_application {
-            applications.insert(0, Application::demo());
-        }
+        let applications = self.applications();
         Arc::new(Context::new(
             base_url,
             self.settings,

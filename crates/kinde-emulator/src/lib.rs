@@ -5,8 +5,9 @@
 //! RS256 client-credentials tokens with Kinde's claims, `/.well-known/jwks` publishes the key,
 //! and every one of the Management API's operations is routed from the generated
 //! [`kinde_api::OPERATIONS`] table, with the bearer token (401) and the operation's scope (403)
-//! checked on each call. Users, organizations, organization users and their roles, roles and
-//! permissions have real in-memory state ([`is_stateful`] names the operations); every other
+//! checked on each call. Users, organizations, organization users and their roles, roles,
+//! permissions and feature flags (with environment, organization and user overrides) have real
+//! in-memory state ([`is_stateful`] names the operations); every other
 //! operation answers its generated example body with its documented success status.
 //! The control API under `/_emulator` exposes counters, the request log and the state.
 //!
@@ -68,7 +69,8 @@
 //!
 //! - Error codes Kinde does not publish are the emulator's own choice: `UNAUTHORIZED` (401),
 //!   `FORBIDDEN` naming the missing scope (403), `USER_NOT_FOUND`, `DUPLICATE_EMAIL`,
-//!   `DUPLICATE_KEY`, `PERMISSION_NOT_FOUND`, `INVALID_PARAMETER`, `MISSING_PARAMETER`,
+//!   `DUPLICATE_KEY`, `PERMISSION_NOT_FOUND`, `FEATURE_FLAG_NOT_FOUND`,
+//!   `FEATURE_FLAG_OVERRIDE_NOT_ALLOWED`, `INVALID_PARAMETER`, `MISSING_PARAMETER`,
 //!   `INVALID_REQUEST_BODY`. Kinde's published codes are used where they exist
 //!   (`ORGANIZATION_NOT_FOUND`, `ROLE_NOT_FOUND`, `PAGE_SIZE_LIMIT_EXCEEDED`,
 //!   `TOO_MANY_PARAMETERS`, `NO_FIELDS_TO_UPDATE`, `ROUTE_NOT_FOUND`).
@@ -82,6 +84,7 @@ mod application;
 mod auth;
 mod builder;
 mod clock;
+mod config;
 mod context;
 mod control;
 mod endpoints;
@@ -101,6 +104,7 @@ pub use builder::{
     DEFAULT_BODY_LIMIT, DEFAULT_IN_MEMORY_BASE_URL, DEFAULT_PAGE_SIZE_LIMIT,
     DEFAULT_TOKEN_LIFETIME, EmulatorBuilder, StartError,
 };
+pub use config::{ApplicationConfig, Config, ConfigError};
 pub use faults::{FaultTarget, Faults, Latency, TokenBody, TokenOutage};
 pub use handle::Emulator;
 pub use service::{ConnectionClosed, EmulatorService, ResponseFuture};

@@ -1,4 +1,5 @@
-//! The emulator's stateful resources: users, organizations, memberships, roles and permissions.
+//! The emulator's stateful resources: users, organizations, memberships, roles, permissions and
+//! feature flags.
 //!
 //! Records keep creation order, which is the order list operations answer in unless a `sort`
 //! says otherwise. Lookups scan: the emulator holds test and benchmark data, not a directory.
@@ -83,6 +84,30 @@ pub(crate) struct PermissionRecord {
     pub(crate) description: Option<String>,
 }
 
+/// A feature flag and its environment-level value.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct FlagRecord {
+    pub(crate) key: String,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    /// `str`, `int` or `bool`.
+    pub(crate) kind: String,
+    /// `env`, `org` or `usr`: the narrowest level that may override the value.
+    pub(crate) allow_override_level: Option<String>,
+    pub(crate) default_value: String,
+    /// The environment's override of `default_value`.
+    pub(crate) environment_value: Option<String>,
+}
+
+/// A flag's value overridden for one organization or user.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct FlagOverride {
+    /// The organization code or user id.
+    pub(crate) owner: String,
+    pub(crate) key: String,
+    pub(crate) value: String,
+}
+
 /// Everything that exists in the emulated business.
 #[derive(Debug, Serialize)]
 pub(crate) struct Store {
@@ -92,6 +117,9 @@ pub(crate) struct Store {
     pub(crate) memberships: Vec<Membership>,
     pub(crate) roles: Vec<RoleRecord>,
     pub(crate) permissions: Vec<PermissionRecord>,
+    pub(crate) flags: Vec<FlagRecord>,
+    pub(crate) organization_flags: Vec<FlagOverride>,
+    pub(crate) user_flags: Vec<FlagOverride>,
 }
 
 impl Store {
@@ -117,6 +145,9 @@ impl Store {
             memberships: Vec::new(),
             roles: Vec::new(),
             permissions: Vec::new(),
+            flags: Vec::new(),
+            organization_flags: Vec::new(),
+            user_flags: Vec::new(),
         }
     }
 

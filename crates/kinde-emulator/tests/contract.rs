@@ -14,7 +14,9 @@ mod common;
 use common::{call, demo_token, sample_request, send_raw, token_form, token_request};
 use http::Method;
 use kinde_api::{OPERATIONS, operation};
-use kinde_emulator::{Application, Emulator, EmulatorService, Faults};
+use kinde_emulator::{Application, Emulator, EmulatorService, Faults, is_stateful};
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value, json};
 
 /// OpenAPI keywords that JSON Schema does not know, or that only document.
@@ -125,6 +127,8 @@ struct Contract {
     spec: Value,
     failures: Vec<String>,
     validated: usize,
+    /// The operations that answered a 2xx at least once.
+    succeeded: BTreeSet<&'static str>,
 }
 
 impl Contract {
@@ -208,6 +212,9 @@ impl Contract {
             &reply.body,
             &reply.text,
         );
+        if reply.status.is_success() {
+            self.succeeded.insert(op.id);
+        }
         reply.body
     }
 }
@@ -219,6 +226,7 @@ async fn every_response_the_emulator_gives_matches_the_spec() {
         spec,
         failures: Vec::new(),
         validated: 0,
+        succeeded: BTreeSet::new(),
     };
     let emulator = Emulator::builder()
         .page_size_limit(50)
@@ -353,6 +361,101 @@ async fn every_response_the_emulator_gives_matches_the_spec() {
             Some(json!({"name": "Acme Inc"})),
         )
         .await;
+    let role = contract
+        .exercise(
+            &emulator,
+            "CreateRole",
+            "/api/v1/roles",
+            &token,
+            Some(json!({"key": "admin", "name": "Admin", "description": "All"})),
+        )
+        .await;
+    let role_id = role["role"]["id"].as_str().expect("a role id").to_owned();
+    contract
+        .exercise(
+            &emulator,
+            "CreateRole",
+            "/api/v1/roles",
+            &token,
+            Some(json!({"key": "admin", "name": "Again"})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "CreatePermission",
+            "/api/v1/permissions",
+            &token,
+            Some(json!({"key": "read:reports", "name": "Read reports"})),
+        )
+        .await;
+    let permissions = contract
+        .exercise(
+            &emulator,
+            "GetPermissions",
+            "/api/v1/permissions?sort=id_asc",
+            &token,
+            None,
+        )
+        .await;
+    let permission_id = permissions["permissions"][0]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    contract
+        .exercise(
+            &emulator,
+            "UpdatePermissions",
+            &format!("/api/v1/permissions/{permission_id}"),
+            &token,
+            Some(json!({"description": "Reports"})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "GetRoles",
+            "/api/v1/roles?sort=name_asc",
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "GetRole",
+            &format!("/api/v1/roles/{role_id}"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "UpdateRoles",
+            &format!("/api/v1/roles/{role_id}"),
+            &token,
+            Some(json!({"key": "admin", "name": "Administrator"})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "UpdateRolePermissions",
+            &format!("/api/v1/roles/{role_id}/permissions"),
+            &token,
+            Some(json!({"permissions": [{"id": permission_id}]})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "GetRolePermissions",
+            &format!("/api/v1/roles/{role_id}/permissions"),
+            &token,
+            None,
+        )
+        .await;
     contract
         .exercise(
             &emulator,
@@ -367,6 +470,105 @@ async fn every_response_the_emulator_gives_matches_the_spec() {
             &emulator,
             "GetOrganizationUsers",
             &format!("/api/v1/organizations/{code}/users?sort=email_asc"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "UpdateOrganizationUsers",
+            &format!("/api/v1/organizations/{code}/users"),
+            &token,
+            Some(json!({"users": [{"id": id, "permissions": ["read:reports"]}]})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "CreateOrganizationUserRole",
+            &format!("/api/v1/organizations/{code}/users/{id}/roles"),
+            &token,
+            Some(json!({"role_id": role_id})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "GetOrganizationUserRoles",
+            &format!("/api/v1/organizations/{code}/users/{id}/roles"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "CreateOrganizationUserPermission",
+            &format!("/api/v1/organizations/{code}/users/{id}/permissions"),
+            &token,
+            Some(json!({"permission_id": permission_id})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "GetOrganizationUserPermissions",
+            &format!("/api/v1/organizations/{code}/users/{id}/permissions?expand=roles"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteOrganizationUserPermission",
+            &format!("/api/v1/organizations/{code}/users/{id}/permissions/{permission_id}"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteOrganizationUserRole",
+            &format!("/api/v1/organizations/{code}/users/{id}/roles/{role_id}"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "RemoveRolePermission",
+            &format!("/api/v1/roles/{role_id}/permissions/{permission_id}"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteRole",
+            &format!("/api/v1/roles/{role_id}"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteRole",
+            &format!("/api/v1/roles/{role_id}"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeletePermission",
+            &format!("/api/v1/permissions/{permission_id}"),
             &token,
             None,
         )
@@ -403,6 +605,124 @@ async fn every_response_the_emulator_gives_matches_the_spec() {
             &emulator,
             "deleteUser",
             &format!("/api/v1/user?id={id}"),
+            &token,
+            None,
+        )
+        .await;
+
+    // Feature flags.
+    contract.exercise(&emulator, "CreateFeatureFlag", "/api/v1/feature_flags", &token, Some(json!({"name": "Theme", "key": "theme", "type": "str", "allow_override_level": "usr", "default_value": "light"}))).await;
+    contract
+        .exercise(
+            &emulator,
+            "UpdateEnvironementFeatureFlagOverride",
+            "/api/v1/environment/feature_flags/theme",
+            &token,
+            Some(json!({"value": "dark"})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "GetEnvironementFeatureFlags",
+            "/api/v1/environment/feature_flags",
+            &token,
+            None,
+        )
+        .await;
+    let organization = contract
+        .exercise(
+            &emulator,
+            "createOrganization",
+            "/api/v1/organization",
+            &token,
+            Some(json!({"name": "Flags"})),
+        )
+        .await;
+    let code = organization["organization"]["code"]
+        .as_str()
+        .expect("a code")
+        .to_owned();
+    contract
+        .exercise(
+            &emulator,
+            "UpdateOrganizationFeatureFlagOverride",
+            &format!("/api/v1/organizations/{code}/feature_flags/theme?value=blue"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "GetOrganizationFeatureFlags",
+            &format!("/api/v1/organizations/{code}/feature_flags"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteOrganizationFeatureFlagOverride",
+            &format!("/api/v1/organizations/{code}/feature_flags/theme"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteOrganizationFeatureFlagOverrides",
+            &format!("/api/v1/organizations/{code}/feature_flags"),
+            &token,
+            None,
+        )
+        .await;
+    let flagged = contract.exercise(&emulator, "createUser", "/api/v1/user", &token, Some(json!({"identities": [{"type": "email", "details": {"email": "flags@example.com"}}]}))).await;
+    let flagged = flagged["id"].as_str().expect("an id").to_owned();
+    contract
+        .exercise(
+            &emulator,
+            "UpdateUserFeatureFlagOverride",
+            &format!("/api/v1/users/{flagged}/feature_flags/theme?value=dark"),
+            &token,
+            None,
+        )
+        .await;
+    contract.exercise(&emulator, "UpdateFeatureFlag", "/api/v1/feature_flags/theme?name=Theme&description=x&type=str&allow_override_level=org&default_value=light", &token, None).await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteEnvironementFeatureFlagOverride",
+            "/api/v1/environment/feature_flags/theme",
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteEnvironementFeatureFlagOverrides",
+            "/api/v1/environment/feature_flags",
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteFeatureFlag",
+            "/api/v1/feature_flags/theme",
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "DeleteFeatureFlag",
+            "/api/v1/feature_flags/theme",
             &token,
             None,
         )
@@ -450,6 +770,15 @@ async fn every_response_the_emulator_gives_matches_the_spec() {
         contract.failures.is_empty(),
         "{}",
         contract.failures.join("\n")
+    );
+    let never_succeeded: Vec<&str> = OPERATIONS
+        .iter()
+        .filter(|op| is_stateful(op.id) && !contract.succeeded.contains(op.id))
+        .map(|op| op.id)
+        .collect();
+    assert!(
+        never_succeeded.is_empty(),
+        "never answered 2xx: {never_succeeded:?}"
     );
     assert!(
         contract.validated > 500,

@@ -220,3 +220,87 @@ async fn json(response: reqwest::Response) -> Value {
     let text = response.text().await.unwrap_or_default();
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
+
+#[tokio::test]
+async fn the_binary_takes_a_config_file() {
+    let directory = std::env::temp_dir().join(format!("kinde-emulator-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("a temp dir");
+    let path = directory.join("emulator.toml");
+    std::fs::write(
+        &path,
+        r#"
+demo_application = false
+token_lifetime_secs = 120
+
+[[applications]]
+client_id = "configured00000000000000000000001"
+client_secret = "configured-secret-never-printed"
+scopes = ["read:users"]
+"#,
+    )
+    .expect("the config is written");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kinde-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .take(3)
+        .map(|line| line.expect("a line"))
+        .collect();
+    let base = lines[0]
+        .strip_prefix("base_url: ")
+        .expect("base_url first")
+        .to_owned();
+    assert_eq!(lines[1], "client_id: configured00000000000000000000001");
+    assert_eq!(lines[2], "client_secret: [redacted]");
+
+    let form = format!(
+        "grant_type=client_credentials&client_id=configured00000000000000000000001\
+         &client_secret=configured-secret-never-printed&audience={}",
+        encode(&format!("{base}/api"))
+    );
+    let response = client()
+        .post(format!("{base}/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), 200);
+    let body = json(response).await;
+    assert_eq!(body["expires_in"], 120);
+    let demo = client()
+        .post(format!("{base}/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={DEMO_CLIENT_ID}&client_secret={DEMO_CLIENT_SECRET}&audience=x"
+        ))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(demo.status(), 401);
+
+    child.kill().expect("the child stops");
+    child.wait().expect("the child is reaped");
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
+#[test]
+fn a_config_with_an_unknown_field_or_bad_faults_is_refused() {
+    assert!(kinde_emulator::Config::from_toml("colour = \"blue\"").is_err());
+    assert!(kinde_emulator::Config::from_toml("[faults]\nerror_ratio = 2.0").is_err());
+    let config = kinde_emulator::Config::from_toml(
+        "[faults]\ntarget = { operation = \"getUsers\" }\nlatency = { min_ms = 1, max_ms = 5 }",
+    )
+    .expect("valid");
+    assert_eq!(
+        config.faults.expect("faults").target,
+        kinde_emulator::FaultTarget::Operation("getUsers".to_owned())
+    );
+}

@@ -134,7 +134,16 @@ async fn every_operation_enforces_its_own_scope() {
 
         let only = demo_token(&emulator, Some(scope)).await;
         let reply = call(&emulator, method, &path, &only, body).await;
-        assert_eq!(reply.status, with_all.status, "{}", operation.id);
+        if is_stateful(operation.id) {
+            // The first call may have changed state (a create), so only the gate is compared.
+            assert!(
+                !matches!(reply.status.as_u16(), 401 | 403),
+                "{}",
+                operation.id
+            );
+        } else {
+            assert_eq!(reply.status, with_all.status, "{}", operation.id);
+        }
     }
 }
 
@@ -165,7 +174,9 @@ async fn every_operation_without_state_answers_its_example_and_success_status() 
         }
         answered += 1;
     }
-    assert!(answered > 150, "{answered}");
+    let stateful = OPERATIONS.iter().filter(|op| is_stateful(op.id)).count();
+    assert_eq!(answered + stateful, OPERATIONS.len());
+    assert!(answered > 100, "{answered}");
 }
 
 #[tokio::test]

@@ -851,3 +851,110 @@ async fn roles_and_permissions_page_by_next_token() {
     assert_eq!(permissions.len(), 16);
     assert_eq!(permissions.iter().collect::<BTreeSet<_>>().len(), 16);
 }
+
+#[tokio::test]
+async fn a_members_permissions_come_directly_and_from_roles() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+    for key in ["read:reports", "write:reports"] {
+        call(
+            &emulator,
+            Method::POST,
+            "/api/v1/permissions",
+            &token,
+            Some(json!({"key": key, "name": key})),
+        )
+        .await;
+    }
+    let listed = call(&emulator, Method::GET, "/api/v1/permissions", &token, None).await;
+    let read_id = listed.body["permissions"][0]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let write_id = listed.body["permissions"][1]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let role = create_role(&emulator, &token, "reader", "Reader").await;
+    call(
+        &emulator,
+        Method::PATCH,
+        &format!("/api/v1/roles/{role}/permissions"),
+        &token,
+        Some(json!({"permissions": [{"id": read_id}]})),
+    )
+    .await;
+
+    let code = create_organization(&emulator, &token, "Acme").await;
+    let ada = create_user(&emulator, &token, "ada@example.com", "Ada").await;
+    call(
+        &emulator,
+        Method::POST,
+        &format!("/api/v1/organizations/{code}/users"),
+        &token,
+        Some(json!({"users": [{"id": ada, "roles": ["reader"]}]})),
+    )
+    .await;
+    let granted = call(
+        &emulator,
+        Method::POST,
+        &format!("/api/v1/organizations/{code}/users/{ada}/permissions"),
+        &token,
+        Some(json!({"permission_id": write_id})),
+    )
+    .await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.text);
+
+    let permissions = call(
+        &emulator,
+        Method::GET,
+        &format!("/api/v1/organizations/{code}/users/{ada}/permissions?expand=roles"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(permissions.status, StatusCode::OK);
+    assert_eq!(
+        permissions.body["permissions"],
+        json!([
+            {"id": read_id, "key": "read:reports", "name": "read:reports", "roles": [{"id": role, "key": "reader"}]},
+            {"id": write_id, "key": "write:reports", "name": "write:reports", "roles": []}
+        ])
+    );
+
+    let revoked = call(
+        &emulator,
+        Method::DELETE,
+        &format!("/api/v1/organizations/{code}/users/{ada}/permissions/{write_id}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    let permissions = call(
+        &emulator,
+        Method::GET,
+        &format!("/api/v1/organizations/{code}/users/{ada}/permissions"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(
+        permissions.body["permissions"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert!(permissions.body["permissions"][0].get("roles").is_none());
+
+    let stranger = call(
+        &emulator,
+        Method::GET,
+        &format!(
+            "/api/v1/organizations/{code}/users/kp_00000000000000000000000000000000/permissions"
+        ),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(stranger.status, StatusCode::BAD_REQUEST);
+    assert_eq!(stranger.body["errors"][0]["code"], "USER_NOT_FOUND");
+}

@@ -389,7 +389,8 @@ pub struct GetApiResponseApiApplication {
     /// `name`: string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `type`: one of `Machine to machine (M2M)`, `Back-end web`, `Front-end and mobile`, `Device and IoT`.
+    /// `type`: one of `Machine to machine (M2M)`, `Back-end web`, `Front-end and mobile`, `Device
+    /// and IoT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<GetApiResponseApiApplicationType>,
     /// `is_active`: boolean, may be null.
@@ -641,7 +642,8 @@ pub struct UsersResponseUser {
     /// `created_on`: string, may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_on: Option<String>,
-    /// `last_organization_sign_ins`: list of [`UsersResponseUserLastOrganizationSignIn`], may be null.
+    /// `last_organization_sign_ins`: list of [`UsersResponseUserLastOrganizationSignIn`], may be
+    /// null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_organization_sign_ins: Option<Vec<UsersResponseUserLastOrganizationSignIn>>,
     /// `organizations`: list of string.
@@ -1366,10 +1368,12 @@ pub struct GetEnvironmentResponseEnvironment {
     /// `link_color_dark`: [`GetEnvironmentResponseEnvironmentLinkColorDark`], may be null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_color_dark: Option<GetEnvironmentResponseEnvironmentLinkColorDark>,
-    /// `background_color_dark`: [`GetEnvironmentResponseEnvironmentBackgroundColorDark`], may be null.
+    /// `background_color_dark`: [`GetEnvironmentResponseEnvironmentBackgroundColorDark`], may be
+    /// null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_color_dark: Option<GetEnvironmentResponseEnvironmentBackgroundColorDark>,
-    /// `button_text_color_dark`: [`GetEnvironmentResponseEnvironmentButtonTextColorDark`], may be null.
+    /// `button_text_color_dark`: [`GetEnvironmentResponseEnvironmentButtonTextColorDark`], may be
+    /// null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub button_text_color_dark: Option<GetEnvironmentResponseEnvironmentButtonTextColorDark>,
     /// `button_color_dark`: [`GetEnvironmentResponseEnvironmentButtonColorDark`], may be null.
@@ -1479,7 +1483,8 @@ pub struct GetEnvironmentResponseEnvironmentBackgroundColorDark {
     pub hsl: Option<String>,
 }
 
-/// The schema `get_environment_response`, property `environment`, property `button_text_color_dark`.
+/// The schema `get_environment_response`, property `environment`, property
+/// `button_text_color_dark`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GetEnvironmentResponseEnvironmentButtonTextColorDark {
     /// `raw`: string.
@@ -3838,7 +3843,11 @@ pub struct CreateConnectionRequest {
     /// `display_name`: string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    /// `strategy`: one of `oauth2:apple`, `oauth2:azure_ad`, `oauth2:bitbucket`, `oauth2:discord`, `oauth2:facebook`, `oauth2:github`, `oauth2:gitlab`, `oauth2:google`, `oauth2:linkedin`, `oauth2:microsoft`, `oauth2:patreon`, `oauth2:slack`, `oauth2:stripe`, `oauth2:twitch`, `oauth2:twitter`, `oauth2:xero`, `saml:custom`, `saml:cloudflare`, `saml:okta`, `saml:microsoft`, `saml:google`, `wsfed:azure_ad`.
+    /// `strategy`: one of `oauth2:apple`, `oauth2:azure_ad`, `oauth2:bitbucket`, `oauth2:discord`,
+    /// `oauth2:facebook`, `oauth2:github`, `oauth2:gitlab`, `oauth2:google`, `oauth2:linkedin`,
+    /// `oauth2:microsoft`, `oauth2:patreon`, `oauth2:slack`, `oauth2:stripe`, `oauth2:twitch`,
+    /// `oauth2:twitter`, `oauth2:xero`, `saml:custom`, `saml:cloudflare`, `saml:okta`,
+    /// `saml:microsoft`, `saml:google`, `wsfed:azure_ad`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<CreateConnectionRequestStrategy>,
     /// `enabled_applications`: list of string.
@@ -4152,7 +4161,8 @@ pub struct CreateDirectoryRequest {
     pub org_code: String,
     /// `directory_name`: string, required.
     pub directory_name: String,
-    /// `provider_code`: one of `entra_id_azure_ad`, `okta`, `google_workspace`, `custom_scim_v2`, `cyberark`, `jumpcloud`, `onelogin`, `pingfederate`, `rippling`, required.
+    /// `provider_code`: one of `entra_id_azure_ad`, `okta`, `google_workspace`, `custom_scim_v2`,
+    /// `cyberark`, `jumpcloud`, `onelogin`, `pingfederate`, `rippling`, required.
     pub provider_code: CreateDirectoryRequestProviderCode,
     /// `enterprise_connection_id`: string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4887,7 +4897,8 @@ pub struct UpdateUserPropertiesRequest {
 pub struct SetUserPasswordRequest {
     /// `hashed_password`: string, required; a secret, redacted from `Debug`.
     pub hashed_password: Redacted<String>,
-    /// `hashing_method`: one of `bcrypt`, `crypt`, `md5`, `sha256`, `wordpress`, `pbkdf2`, `firebase-scrypt`, `aspnet-identity-v2`.
+    /// `hashing_method`: one of `bcrypt`, `crypt`, `md5`, `sha256`, `wordpress`, `pbkdf2`,
+    /// `firebase-scrypt`, `aspnet-identity-v2`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hashing_method: Option<SetUserPasswordRequestHashingMethod>,
     /// `salt`: string.
@@ -4973,7 +4984,8 @@ pub struct CreateWebHookRequest {
 }
 
 crate::open_enum! {
-    /// Values of the schema `get_api_response`, property `api`, property `applications`, property `type`.
+    /// Values of the schema `get_api_response`, property `api`, property `applications`, property
+    /// `type`.
     pub enum GetApiResponseApiApplicationType {
         /// The value `Machine to machine (M2M)`.
         MachineToMachineM2m = "Machine to machine (M2M)",
@@ -4987,7 +4999,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the schema `get_environment_response`, property `environment`, property `theme_code`.
+    /// Values of the schema `get_environment_response`, property `environment`, property
+    /// `theme_code`.
     pub enum GetEnvironmentResponseEnvironmentThemeCode {
         /// The value `light`.
         Light = "light",
@@ -4999,7 +5012,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the schema `get_environment_response`, property `environment`, property `color_scheme`.
+    /// Values of the schema `get_environment_response`, property `environment`, property
+    /// `color_scheme`.
     pub enum GetEnvironmentResponseEnvironmentColorScheme {
         /// The value `light`.
         Light = "light",
@@ -5035,7 +5049,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the schema `get_organization_feature_flags_response`, property `feature_flags`, property `type`.
+    /// Values of the schema `get_organization_feature_flags_response`, property `feature_flags`,
+    /// property `type`.
     pub enum GetOrganizationFeatureFlagsResponseFeatureFlagsValueType {
         /// The value `str`.
         Str = "str",
@@ -5047,7 +5062,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the schema `get_environment_feature_flags_response`, property `feature_flags`, property `type`.
+    /// Values of the schema `get_environment_feature_flags_response`, property `feature_flags`,
+    /// property `type`.
     pub enum GetEnvironmentFeatureFlagsResponseFeatureFlagsValueType {
         /// The value `str`.
         Str = "str",
@@ -5175,7 +5191,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the request body of `CreateConnection`, property `options`, property `sign_request_algorithm`.
+    /// Values of the request body of `CreateConnection`, property `options`, property
+    /// `sign_request_algorithm`.
     pub enum CreateConnectionRequestOptionsSignRequestAlgorithm {
         /// The value `RSA-SHA256`.
         RsaSha256 = "RSA-SHA256",
@@ -5185,7 +5202,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the request body of `CreateConnection`, property `options`, property `protocol_binding`.
+    /// Values of the request body of `CreateConnection`, property `options`, property
+    /// `protocol_binding`.
     pub enum CreateConnectionRequestOptionsProtocolBinding {
         /// The value `HTTP-REDIRECT`.
         HttpRedirect = "HTTP-REDIRECT",
@@ -5195,7 +5213,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the request body of `CreateConnection`, property `options`, property `name_id_format`.
+    /// Values of the request body of `CreateConnection`, property `options`, property
+    /// `name_id_format`.
     pub enum CreateConnectionRequestOptionsNameIdFormat {
         /// The value `Persistent`.
         Persistent = "Persistent",
@@ -5209,7 +5228,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the request body of `ReplaceConnection`, property `options`, property `sign_request_algorithm`.
+    /// Values of the request body of `ReplaceConnection`, property `options`, property
+    /// `sign_request_algorithm`.
     pub enum ReplaceConnectionRequestOptionsSignRequestAlgorithm {
         /// The value `RSA-SHA256`.
         RsaSha256 = "RSA-SHA256",
@@ -5219,7 +5239,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the request body of `ReplaceConnection`, property `options`, property `protocol_binding`.
+    /// Values of the request body of `ReplaceConnection`, property `options`, property
+    /// `protocol_binding`.
     pub enum ReplaceConnectionRequestOptionsProtocolBinding {
         /// The value `HTTP-REDIRECT`.
         HttpRedirect = "HTTP-REDIRECT",
@@ -5229,7 +5250,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the request body of `ReplaceConnection`, property `options`, property `name_id_format`.
+    /// Values of the request body of `ReplaceConnection`, property `options`, property
+    /// `name_id_format`.
     pub enum ReplaceConnectionRequestOptionsNameIdFormat {
         /// The value `Persistent`.
         Persistent = "Persistent",
@@ -5243,7 +5265,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the request body of `UpdateConnection`, property `options`, property `sign_request_algorithm`.
+    /// Values of the request body of `UpdateConnection`, property `options`, property
+    /// `sign_request_algorithm`.
     pub enum UpdateConnectionRequestOptionsSignRequestAlgorithm {
         /// The value `RSA-SHA256`.
         RsaSha256 = "RSA-SHA256",
@@ -5253,7 +5276,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the request body of `UpdateConnection`, property `options`, property `protocol_binding`.
+    /// Values of the request body of `UpdateConnection`, property `options`, property
+    /// `protocol_binding`.
     pub enum UpdateConnectionRequestOptionsProtocolBinding {
         /// The value `HTTP-REDIRECT`.
         HttpRedirect = "HTTP-REDIRECT",
@@ -5263,7 +5287,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the request body of `UpdateConnection`, property `options`, property `name_id_format`.
+    /// Values of the request body of `UpdateConnection`, property `options`, property
+    /// `name_id_format`.
     pub enum UpdateConnectionRequestOptionsNameIdFormat {
         /// The value `Persistent`.
         Persistent = "Persistent",
@@ -5433,7 +5458,8 @@ crate::open_enum! {
 }
 
 crate::open_enum! {
-    /// Values of the request body of `UpdateOrganizationSessions`, property `sso_session_persistence_mode`.
+    /// Values of the request body of `UpdateOrganizationSessions`, property
+    /// `sso_session_persistence_mode`.
     pub enum UpdateOrganizationSessionsRequestSsoSessionPersistenceMode {
         /// The value `persistent`.
         Persistent = "persistent",

@@ -1,9 +1,11 @@
 //! The Management API under `/api/v1`: routing, authentication, scopes, then an answer.
 //!
 //! Every operation in [`kinde_api::OPERATIONS`] is routed. Operations with real state (users,
-//! organizations, organization users and their roles, roles, permissions) answer from the [`Store`](crate::state::Store); every other
+//! organizations, organization users and their roles, roles, permissions, feature flags) answer from the [`Store`](crate::state::Store); every other
 //! operation answers its generated example body with its first documented success status.
 
+mod flags;
+mod member_grants;
 mod organization_users;
 mod organizations;
 mod page;
@@ -97,9 +99,12 @@ fn answer(context: &Context, request: &ApiRequest) -> ApiResult {
         "GetOrganizationUsers" => organization_users::list(context, request),
         "RemoveOrganizationUser" => organization_users::remove(context, request),
         "UpdateOrganizationUsers" => organization_users::update(context, request),
-        "GetOrganizationUserRoles" => organization_users::roles(context, request),
-        "CreateOrganizationUserRole" => organization_users::add_role(context, request),
-        "DeleteOrganizationUserRole" => organization_users::remove_role(context, request),
+        "GetOrganizationUserRoles" => member_grants::roles(context, request),
+        "CreateOrganizationUserRole" => member_grants::add_role(context, request),
+        "DeleteOrganizationUserRole" => member_grants::remove_role(context, request),
+        "GetOrganizationUserPermissions" => member_grants::permissions(context, request),
+        "CreateOrganizationUserPermission" => member_grants::add_permission(context, request),
+        "DeleteOrganizationUserPermission" => member_grants::remove_permission(context, request),
         "GetRoles" => roles::list(context, request),
         "CreateRole" => roles::create(context, request),
         "GetRole" => roles::get(context, request),
@@ -112,6 +117,18 @@ fn answer(context: &Context, request: &ApiRequest) -> ApiResult {
         "CreatePermission" => permissions::create(context, request),
         "UpdatePermissions" => permissions::update(context, request),
         "DeletePermission" => permissions::delete(context, request),
+        "CreateFeatureFlag" => flags::create(context, request),
+        "UpdateFeatureFlag" => flags::update(context, request),
+        "DeleteFeatureFlag" => flags::delete(context, request),
+        "GetEnvironementFeatureFlags" => flags::environment(context, request),
+        "UpdateEnvironementFeatureFlagOverride" => flags::override_environment(context, request),
+        "DeleteEnvironementFeatureFlagOverride" => flags::reset_environment(context, request),
+        "DeleteEnvironementFeatureFlagOverrides" => flags::reset_environment_all(context, request),
+        "GetOrganizationFeatureFlags" => flags::organization(context, request),
+        "UpdateOrganizationFeatureFlagOverride" => flags::override_organization(context, request),
+        "DeleteOrganizationFeatureFlagOverride" => flags::reset_organization(context, request),
+        "DeleteOrganizationFeatureFlagOverrides" => flags::reset_organization_all(context, request),
+        "UpdateUserFeatureFlagOverride" => flags::override_user(context, request),
         _ => Ok(example(request.operation)),
     }
 }
@@ -141,6 +158,9 @@ const STATEFUL: &[&str] = &[
     "GetOrganizationUserRoles",
     "CreateOrganizationUserRole",
     "DeleteOrganizationUserRole",
+    "GetOrganizationUserPermissions",
+    "CreateOrganizationUserPermission",
+    "DeleteOrganizationUserPermission",
     "GetRoles",
     "CreateRole",
     "GetRole",
@@ -153,6 +173,18 @@ const STATEFUL: &[&str] = &[
     "CreatePermission",
     "UpdatePermissions",
     "DeletePermission",
+    "CreateFeatureFlag",
+    "UpdateFeatureFlag",
+    "DeleteFeatureFlag",
+    "GetEnvironementFeatureFlags",
+    "UpdateEnvironementFeatureFlagOverride",
+    "DeleteEnvironementFeatureFlagOverride",
+    "DeleteEnvironementFeatureFlagOverrides",
+    "GetOrganizationFeatureFlags",
+    "UpdateOrganizationFeatureFlagOverride",
+    "DeleteOrganizationFeatureFlagOverride",
+    "DeleteOrganizationFeatureFlagOverrides",
+    "UpdateUserFeatureFlagOverride",
 ];
 
 /// The operation's first documented success status with its generated example body.

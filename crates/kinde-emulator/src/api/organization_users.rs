@@ -1,19 +1,17 @@
-//! Organization users and their roles: `AddOrganizationUsers`, `GetOrganizationUsers`,
-//! `UpdateOrganizationUsers`, `RemoveOrganizationUser`, `GetOrganizationUserRoles`,
-//! `CreateOrganizationUserRole`, `DeleteOrganizationUserRole`.
+//! Organization users: `AddOrganizationUsers`, `GetOrganizationUsers`,
+//! `UpdateOrganizationUsers`, `RemoveOrganizationUser`.
 
 use http::StatusCode;
 use kinde_api::models::{
-    AddOrganizationUsersRequest, AddOrganizationUsersResponse, CreateOrganizationUserRoleRequest,
-    GetOrganizationUsersResponse, GetOrganizationsUserRolesResponse, OrganizationUser,
-    OrganizationUserRole, SuccessResponse, UpdateOrganizationUsersRequest,
+    AddOrganizationUsersRequest, AddOrganizationUsersResponse, GetOrganizationUsersResponse,
+    OrganizationUser, SuccessResponse, UpdateOrganizationUsersRequest,
     UpdateOrganizationUsersResponse,
 };
 
 use super::organizations::not_found;
 use super::page::Window;
 use super::request::INVALID_PARAMETER;
-use super::roles::{permission_not_found, role_not_found, success};
+use super::roles::{permission_not_found, role_not_found};
 use super::{ApiRequest, ApiResult, ok_code};
 use crate::context::Context;
 use crate::error::{ApiError, json_response};
@@ -243,69 +241,11 @@ pub(super) fn update(context: &Context, request: &ApiRequest) -> ApiResult {
     Ok(json_response(StatusCode::OK, &body))
 }
 
-/// `GET /api/v1/organizations/{org_code}/users/{user_id}/roles`.
-pub(super) fn roles(context: &Context, request: &ApiRequest) -> ApiResult {
-    let store = context.store();
-    let membership = membership(&store, request)?;
-    let roles = membership
-        .roles
-        .iter()
-        .filter_map(|key| store.role_by_key(key))
-        .map(|role| OrganizationUserRole {
-            id: Some(role.id.clone()),
-            key: Some(role.key.clone()),
-            name: Some(role.name.clone()),
-        })
-        .collect();
-    drop(store);
-
-    let (code, message) = ok_code();
-    let body = GetOrganizationsUserRolesResponse {
-        code,
-        message,
-        roles: Some(roles),
-        next_token: None,
-    };
-    Ok(json_response(StatusCode::OK, &body))
-}
-
-/// `POST /api/v1/organizations/{org_code}/users/{user_id}/roles` with `{"role_id": ...}`.
-pub(super) fn add_role(context: &Context, request: &ApiRequest) -> ApiResult {
-    let body: CreateOrganizationUserRoleRequest = request.body_as()?;
-    let mut store = context.store();
-    let key = store
-        .role(body.role_id.as_deref().unwrap_or_default())
-        .map(|role| role.key.clone())
-        .ok_or_else(role_not_found)?;
-    membership(&store, request)?;
-    if let Some(membership) =
-        store.membership_mut(request.path("org_code"), request.path("user_id"))
-    {
-        merge(&mut membership.roles, vec![key]);
-    }
-    drop(store);
-    success(StatusCode::OK)
-}
-
-/// `DELETE /api/v1/organizations/{org_code}/users/{user_id}/roles/{role_id}`.
-pub(super) fn remove_role(context: &Context, request: &ApiRequest) -> ApiResult {
-    let mut store = context.store();
-    let key = store
-        .role(request.path("role_id"))
-        .map(|role| role.key.clone())
-        .ok_or_else(role_not_found)?;
-    membership(&store, request)?;
-    if let Some(membership) =
-        store.membership_mut(request.path("org_code"), request.path("user_id"))
-    {
-        membership.roles.retain(|granted| *granted != key);
-    }
-    drop(store);
-    success(StatusCode::OK)
-}
-
 /// The membership named by the `org_code` and `user_id` path parameters.
-fn membership<'a>(store: &'a Store, request: &ApiRequest) -> Result<&'a Membership, ApiError> {
+pub(super) fn membership<'a>(
+    store: &'a Store,
+    request: &ApiRequest,
+) -> Result<&'a Membership, ApiError> {
     let code = request.path("org_code");
     if store.organization(code).is_none() {
         return Err(not_found(request));
@@ -348,7 +288,7 @@ fn check_grants(
 }
 
 /// Appends the values of `more` not already in `list`.
-fn merge(list: &mut Vec<String>, more: Vec<String>) {
+pub(super) fn merge(list: &mut Vec<String>, more: Vec<String>) {
     for value in more {
         if !list.contains(&value) {
             list.push(value);

@@ -190,6 +190,7 @@ pub(super) fn delete(context: &Context, request: &ApiRequest) -> ApiResult {
     store
         .memberships
         .retain(|membership| membership.org_code != code);
+    store.organization_flags.retain(|value| value.owner != code);
     drop(store);
 
     let (code, message) = ok_code();

@@ -202,6 +202,7 @@ pub(super) fn delete(context: &Context, request: &ApiRequest) -> ApiResult {
     store
         .memberships
         .retain(|membership| membership.user_id != id);
+    store.user_flags.retain(|value| value.owner != id);
     drop(store);
 
     let (code, message) = ok_code();
