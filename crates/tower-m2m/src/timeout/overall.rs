@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::Request;
 use pin_project_lite::pin_project;
-use tokio::time::{Sleep, sleep_until};
+use tokio::time::{Instant, Sleep, sleep_until};
 use tower::{Layer, Service};
 
 use super::{Deadline, DeadlineExceeded};
@@ -103,8 +103,11 @@ where
             None => configured,
         };
 
+        // A call whose deadline has already passed (it queued too long upstream of here) is not
+        // sent at all.
+        let expired = deadline.is_some_and(|deadline| deadline.instant() <= Instant::now());
         OverallTimeoutFuture {
-            inner: self.inner.call(request),
+            inner: (!expired).then(|| self.inner.call(request)),
             sleep: deadline.map(|deadline| sleep_until(deadline.instant())),
         }
     }
@@ -115,7 +118,7 @@ pin_project! {
     #[derive(Debug)]
     pub struct OverallTimeoutFuture<F> {
         #[pin]
-        inner: F,
+        inner: Option<F>,
         #[pin]
         sleep: Option<Sleep>,
     }
@@ -131,7 +134,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
 
-        if let Poll::Ready(result) = this.inner.poll(cx) {
+        if let Some(inner) = this.inner.as_pin_mut()
+            && let Poll::Ready(result) = inner.poll(cx)
+        {
             return Poll::Ready(result.map_err(Into::into));
         }
 
