@@ -180,6 +180,15 @@ impl Breaker {
         }
     }
 
+    /// Probes in flight while half-open, for tests of the reservation invariant.
+    #[cfg(test)]
+    pub(super) fn probes_in_flight(&self) -> Option<u32> {
+        match self.lock().phase {
+            Phase::HalfOpen { in_flight, .. } => Some(in_flight),
+            _ => None,
+        }
+    }
+
     fn should_open(&self, state: &State, now: Instant) -> bool {
         let config = &self.shared.config;
         let totals = state.window.totals(now);

@@ -77,6 +77,8 @@ mod layer;
 mod permit;
 mod service;
 mod state;
+#[cfg(test)]
+mod tests;
 mod window;
 
 pub use breaker::Breaker;
