@@ -78,3 +78,28 @@ where
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http::{Request, Response};
+    use tower::Layer;
+    use tower::layer::util::Identity;
+
+    use super::super::{M2mStack, Upstream};
+
+    fn assert_send_sync_clone<T: Send + Sync + Clone>(_: &T) {}
+
+    #[tokio::test]
+    async fn without_auth_the_stack_is_send_sync_and_clone() {
+        let transport = tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        });
+        let service = M2mStack::builder(Upstream::new("kinde"))
+            .auth(Identity::new())
+            .layer()
+            .layer(transport);
+        assert_send_sync_clone(&service);
+    }
+}
