@@ -7,10 +7,11 @@ use tower::{Layer, Service};
 
 use super::{M2mLayer, Upstream};
 use crate::BoxError;
+use crate::ReplayBody;
 use crate::body::TryCloneBody;
 use crate::retry::{Backoff, RetryPolicy};
 use crate::timeout::AttemptTimeout;
-use crate::token::{AuthLayer, TokenSource};
+use crate::token::{AuthLayer, ClientCredentials, TokenSource};
 
 /// Default overall timeout of a call, retries included: 30 s, the same as the retry layer's
 /// maximum elapsed time, and within what a gateway caller typically allows.
@@ -105,6 +106,24 @@ impl<A> StackBuilder<A> {
     /// credential profile), while the [`Upstream`] is shared.
     pub fn token_source(self, source: TokenSource) -> StackBuilder<AuthLayer> {
         self.auth(AuthLayer::new(source))
+    }
+
+    /// Authenticates as the client `credentials`, fetching tokens over `token_transport`: a new
+    /// [`TokenSource`] with its defaults, then [`token_source`](Self::token_source).
+    pub fn credentials<T, B>(
+        self,
+        credentials: ClientCredentials,
+        token_transport: T,
+    ) -> StackBuilder<AuthLayer>
+    where
+        T: Service<Request<ReplayBody>, Response = Response<B>> + Clone + Send + 'static,
+        T::Future: Send,
+        T::Error: Into<BoxError>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        self.token_source(TokenSource::new(credentials, token_transport))
     }
 
     /// The stack as a [`Layer`], for a `ServiceBuilder` or to keep the service unboxed.

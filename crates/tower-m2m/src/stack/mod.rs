@@ -46,19 +46,17 @@
 //! use tower_m2m::ReplayBody;
 //! use tower_m2m::kinde::KindeCredentials;
 //! use tower_m2m::stack::{M2mStack, Upstream};
-//! use tower_m2m::token::TokenSource;
 //! use tower_m2m::transport::ReqwestTransport;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), tower_m2m::BoxError> {
 //! let transport = ReqwestTransport::new();
 //! let credentials = KindeCredentials::new().scope("read:users").build_from_env()?;
-//! let tokens = TokenSource::new(credentials, transport.clone());
 //!
 //! // One per Kinde business, shared by every credential profile's stack.
 //! let kinde = Upstream::new("kinde");
 //! let client = M2mStack::builder(kinde.clone())
-//!     .token_source(tokens)
+//!     .credentials(credentials, transport.clone())
 //!     .service(transport);
 //!
 //! let request = http::Request::get("https://example.kinde.com/api/v1/users")
@@ -127,29 +125,49 @@
 //! # let _ = (reader, writer);
 //! ```
 //!
-//! The layers one by one, for a server's outbound client (an axum or tonic handler calling an
-//! upstream): the inbound side keeps or mints the caller's request id and trace, and the
-//! outbound client reuses them. Compose a subset in the same order when the whole stack is
-//! more than you need.
+//! The layers one by one, in an axum application's outbound client: the inbound side keeps or
+//! mints the caller's request id (and continues its trace), and the handler passes it on, so the
+//! upstream sees the caller's id. Compose a subset in the same order when the whole stack is
+//! more than you need; without the token layer the client is `Send + Sync`, as axum's state
+//! must be.
 //!
 //! ```
 //! use std::time::Duration;
+//! use axum::extract::State;
+//! use axum::routing::get;
+//! use axum::{Extension, Router};
 //! use tower::limit::GlobalConcurrencyLimitLayer;
+//! use tower::util::BoxCloneSyncService;
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_http::request_id::RequestId;
+//! use tower_m2m::BoxError;
 //! use tower_m2m::breaker::{BreakerConfig, CircuitBreakerLayer};
 //! use tower_m2m::correlation::{CorrelationLayer, InboundCorrelationLayer};
 //! use tower_m2m::ratelimit::{RateLimitConfig, RateLimitLayer};
 //! use tower_m2m::retry::{RetryBudget, RetryLayer, RetryPolicy};
 //! use tower_m2m::timeout::{AttemptTimeoutLayer, OverallTimeoutLayer};
 //!
+//! type Billing = BoxCloneSyncService<http::Request<String>, http::Response<String>, BoxError>;
+//!
+//! async fn invoices(State(billing): State<Billing>, Extension(id): Extension<RequestId>) -> String {
+//!     let mut request = http::Request::get("https://billing.test/invoices")
+//!         .body(String::new())
+//!         .unwrap();
+//!     request.extensions_mut().insert(id);
+//!     match billing.oneshot(request).await {
+//!         Ok(response) => response.into_body(),
+//!         Err(error) => error.to_string(),
+//!     }
+//! }
+//!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let transport = service_fn(|request: http::Request<String>| async move {
 //!     // What reaches the upstream: the inbound caller's id.
 //!     assert_eq!(request.headers()["x-request-id"], "caller-7");
-//!     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("[]")))
 //! });
-//! let outbound = ServiceBuilder::new()
+//! let billing = ServiceBuilder::new()
 //!     .layer(CorrelationLayer::new())
 //!     .layer(OverallTimeoutLayer::new(Duration::from_secs(20)))
 //!     .layer(RetryLayer::new(RetryPolicy::new(RetryBudget::default())))
@@ -159,25 +177,17 @@
 //!     .layer(AttemptTimeoutLayer::new(Duration::from_secs(5)))
 //!     .service(transport);
 //!
-//! // The server: its handler passes the inbound request's extensions to the outbound call.
-//! let server = ServiceBuilder::new()
-//!     .layer(InboundCorrelationLayer::new())
-//!     .service(service_fn(move |inbound: http::Request<String>| {
-//!         let outbound = outbound.clone();
-//!         async move {
-//!             let mut request = http::Request::get("https://billing.test/invoices")
-//!                 .body(String::new())
-//!                 .unwrap();
-//!             *request.extensions_mut() = inbound.extensions().clone();
-//!             outbound.oneshot(request).await
-//!         }
-//!     }));
+//! let app = Router::new()
+//!     .route("/invoices", get(invoices))
+//!     .with_state(BoxCloneSyncService::new(billing))
+//!     .layer(InboundCorrelationLayer::new());
 //!
 //! let inbound = http::Request::get("/invoices")
 //!     .header("x-request-id", "caller-7")
-//!     .body(String::new())
+//!     .body(axum::body::Body::empty())
 //!     .unwrap();
-//! let response = server.oneshot(inbound).await.unwrap();
+//! let response = app.oneshot(inbound).await.unwrap();
+//! assert_eq!(response.status(), 200);
 //! assert_eq!(response.headers()["x-request-id"], "caller-7");
 //! # }
 //! ```
