@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::faults::Faults;
 use crate::handle::Emulator;
 use crate::router::router;
 use crate::service::EmulatorService;
+use crate::tls::Tls;
 
 /// The token lifetime unless configured: Kinde's default of one hour (`expires_in: 3600`).
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
@@ -42,6 +44,8 @@ pub struct EmulatorBuilder {
     applications: Vec<Application>,
     settings: Settings,
     faults: Faults,
+    tls: bool,
+    ca_certificate_path: Option<PathBuf>,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -53,6 +57,8 @@ impl fmt::Debug for EmulatorBuilder {
             .field("applications", &self.applications)
             .field("settings", &self.settings)
             .field("faults", &self.faults)
+            .field("tls", &self.tls)
+            .field("ca_certificate_path", &self.ca_certificate_path)
             .finish()
     }
 }
@@ -70,6 +76,8 @@ impl Default for EmulatorBuilder {
                 body_limit: DEFAULT_BODY_LIMIT,
             },
             faults: Faults::default(),
+            tls: false,
+            ca_certificate_path: None,
         }
     }
 }
@@ -116,6 +124,22 @@ impl EmulatorBuilder {
     /// The largest request body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`]).
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.settings.body_limit = bytes;
+        self
+    }
+
+    /// Serves HTTPS with a certificate for `localhost` and the loopback addresses, signed by a CA
+    /// made at start (default: plain HTTP). The CA certificate is written to a file (see
+    /// [`ca_certificate_path`](Self::ca_certificate_path)) for clients to trust. Only
+    /// [`start`](Self::start) uses this.
+    pub fn tls(mut self, enabled: bool) -> Self {
+        self.tls = enabled;
+        self
+    }
+
+    /// Where [`start`](Self::start) writes the CA certificate when serving HTTPS (default: a
+    /// file named after the port in the system's temporary directory).
+    pub fn ca_certificate_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_certificate_path = Some(path.into());
         self
     }
 
@@ -175,7 +199,8 @@ impl EmulatorBuilder {
     /// # Errors
     ///
     /// [`StartError::DemoOffLoopback`] when the demo application is enabled and the address is
-    /// not a loopback address; [`StartError::Bind`] when the address cannot be bound.
+    /// not a loopback address; [`StartError::Bind`] when the address cannot be bound;
+    /// [`StartError::Tls`] when HTTPS is on and the certificate cannot be made or written.
     pub async fn start(self) -> Result<Emulator, StartError> {
         let demo = self.demo_application || self.applications.iter().any(Application::is_demo);
         if demo && !self.listen.ip().is_loopback() {
@@ -185,7 +210,20 @@ impl EmulatorBuilder {
             .await
             .map_err(StartError::Bind)?;
         let address = listener.local_addr().map_err(StartError::Bind)?;
-        let base_url = format!("http://{address}");
+        let tls = if self.tls {
+            let material = Tls::generate(address.ip()).map_err(StartError::Tls)?;
+            let path = self.ca_certificate_path.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("kinde-emulator-ca-{}.pem", address.port()))
+            });
+            std::fs::write(&path, &material.ca_pem).map_err(|error| {
+                StartError::Tls(format!("cannot write {}: {error}", path.display()))
+            })?;
+            Some((material.acceptor, material.ca_pem, path))
+        } else {
+            None
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{address}");
 
         let router = router(self.context(base_url.clone()));
         Ok(Emulator::serve(
@@ -193,6 +231,7 @@ impl EmulatorBuilder {
             address,
             Endpoints::new(base_url),
             router,
+            tls,
         ))
     }
 
@@ -227,6 +266,9 @@ pub enum StartError {
     DemoOffLoopback(SocketAddr),
     /// The address could not be bound (in use, or not permitted).
     Bind(std::io::Error),
+    /// HTTPS was asked for and the certificate could not be made or its CA written out; the
+    /// message says which. Check that the CA path is writable.
+    Tls(String),
 }
 
 impl fmt::Display for StartError {
@@ -237,6 +279,7 @@ impl fmt::Display for StartError {
                 "demo credentials are only served on loopback, not on {address}"
             ),
             Self::Bind(_) => f.write_str("cannot bind the listen address"),
+            Self::Tls(problem) => write!(f, "cannot serve HTTPS: {problem}"),
         }
     }
 }
@@ -245,7 +288,7 @@ impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Bind(error) => Some(error),
-            Self::DemoOffLoopback(_) => None,
+            Self::DemoOffLoopback(_) | Self::Tls(_) => None,
         }
     }
 }

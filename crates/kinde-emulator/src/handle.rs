@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,10 +11,12 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::{TcpListener, TcpStream};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use crate::builder::EmulatorBuilder;
@@ -29,6 +32,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct Emulator {
     address: SocketAddr,
     endpoints: Endpoints,
+    ca_certificate: Option<(String, PathBuf)>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
@@ -52,12 +56,18 @@ impl Emulator {
         address: SocketAddr,
         endpoints: Endpoints,
         router: Router,
+        tls: Option<(TlsAcceptor, String, PathBuf)>,
     ) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(accept_loop(listener, router, stopped));
+        let (acceptor, ca_certificate) = match tls {
+            Some((acceptor, pem, path)) => (Some(acceptor), Some((pem, path))),
+            None => (None, None),
+        };
+        let server = tokio::spawn(accept_loop(listener, router, acceptor, stopped));
         Self {
             address,
             endpoints,
+            ca_certificate,
             stop: Some(stop),
             server: Some(server),
         }
@@ -68,7 +78,8 @@ impl Emulator {
         self.address
     }
 
-    /// `http://<bound address>`, without a trailing slash: the token issuer (`iss`).
+    /// `http://<bound address>` (`https://` with TLS), without a trailing slash: the token issuer
+    /// (`iss`).
     pub fn base_url(&self) -> &str {
         self.endpoints.base_url()
     }
@@ -86,6 +97,16 @@ impl Emulator {
     /// The issuer's JWK Set, as served at `/.well-known/jwks`.
     pub fn jwks(&self) -> serde_json::Value {
         self.endpoints.jwks()
+    }
+
+    /// The CA certificate (PEM) that signed the server certificate, when serving HTTPS.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.ca_certificate.as_ref().map(|(pem, _)| pem.as_str())
+    }
+
+    /// Where the CA certificate was written, when serving HTTPS.
+    pub fn ca_certificate_path(&self) -> Option<&Path> {
+        self.ca_certificate.as_ref().map(|(_, path)| path.as_path())
     }
 
     /// Stops accepting connections and waits (a few seconds at most) for in-flight requests.
@@ -108,12 +129,35 @@ impl Drop for Emulator {
 }
 
 /// Accepts connections until told to stop, then drains them.
-async fn accept_loop(listener: TcpListener, router: Router, mut stopped: oneshot::Receiver<()>) {
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<TlsAcceptor>,
+    mut stopped: oneshot::Receiver<()>,
+) {
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => serve_connection(stream, router.clone(), &graceful),
+                Ok((stream, _)) => {
+                    let router = router.clone();
+                    let watcher = graceful.watcher();
+                    match tls.clone() {
+                        None => {
+                            tokio::spawn(serve_connection(stream, router, watcher));
+                        }
+                        Some(acceptor) => {
+                            tokio::spawn(async move {
+                                match acceptor.accept(stream).await {
+                                    Ok(stream) => serve_connection(stream, router, watcher).await,
+                                    Err(error) => {
+                                        tracing::debug!(error = %error, "TLS handshake failed");
+                                    }
+                                }
+                            });
+                        }
+                    }
+                }
                 Err(error) => {
                     tracing::debug!(error = %error, "accept failed");
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -128,7 +172,10 @@ async fn accept_loop(listener: TcpListener, router: Router, mut stopped: oneshot
 
 /// Serves one HTTP/1.1 connection. A response marked [`CloseConnection`] is never written: the
 /// connection is dropped instead, as a crashed or partitioned server would.
-fn serve_connection(stream: TcpStream, router: Router, graceful: &GracefulShutdown) {
+async fn serve_connection<I>(stream: I, router: Router, watcher: Watcher)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let close = Arc::new(Notify::new());
     let closer = Arc::clone(&close);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
@@ -148,15 +195,13 @@ fn serve_connection(stream: TcpStream, router: Router, graceful: &GracefulShutdo
     });
 
     let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-    let connection = graceful.watch(connection);
-    tokio::spawn(async move {
-        tokio::select! {
-            result = connection => {
-                if let Err(error) = result {
-                    tracing::trace!(error = %error, "connection ended with an error");
-                }
+    let connection = watcher.watch(connection);
+    tokio::select! {
+        result = connection => {
+            if let Err(error) = result {
+                tracing::trace!(error = %error, "connection ended with an error");
             }
-            () = close.notified() => tracing::trace!("connection closed by an injected fault"),
         }
-    });
+        () = close.notified() => tracing::trace!("connection closed by an injected fault"),
+    }
 }

@@ -17,6 +17,10 @@
 //! same routes as an in-memory [`tower::Service`], because a paused clock jumps ahead while the
 //! runtime waits on real I/O. Token times and expiry follow tokio's clock in both cases.
 //!
+//! [`tls(true)`](EmulatorBuilder::tls) (`--tls` for the binary) serves HTTPS instead, with a
+//! certificate for `localhost` and the loopback addresses signed by a CA made at start and written
+//! to a file, for clients that only speak `https://`.
+//!
 //! # Demo credentials
 //!
 //! [`DEMO_CLIENT_ID`] and [`DEMO_CLIENT_SECRET`] are fixed, documented values that exist only
@@ -97,6 +101,7 @@ mod router;
 mod routes;
 mod service;
 mod state;
+mod tls;
 mod token;
 
 pub use application::{Application, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, all_scopes};

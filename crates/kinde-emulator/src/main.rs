@@ -3,7 +3,8 @@
 //! Prints, first and one per line, `base_url: ...`, `client_id: ...` and `client_secret: ...`:
 //! the fixed demo credentials, which work only on loopback. When a config file turns the demo
 //! application off, it prints the first configured application's client id, and its secret as
-//! `[redacted]`: a real secret is never printed.
+//! `[redacted]`: a real secret is never printed. With `--tls` a fourth line,
+//! `ca_certificate: <path>`, names the CA certificate to trust.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,6 +30,13 @@ struct Args {
     /// The largest page_size accepted (overrides the config file).
     #[arg(long)]
     page_size_limit: Option<u32>,
+    /// Serve HTTPS with a certificate made at start; the CA to trust is written to a file and
+    /// its path printed as a fourth line, `ca_certificate: <path>`.
+    #[arg(long)]
+    tls: bool,
+    /// Where to write the CA certificate with --tls (default: the temporary directory).
+    #[arg(long, requires = "tls")]
+    ca_certificate: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -52,6 +60,10 @@ async fn main() -> ExitCode {
     }
     if let Some(limit) = args.page_size_limit {
         builder = builder.page_size_limit(limit);
+    }
+    builder = builder.tls(args.tls);
+    if let Some(path) = args.ca_certificate {
+        builder = builder.ca_certificate_path(path);
     }
     let first_client_id = builder
         .applications()
@@ -80,6 +92,9 @@ async fn main() -> ExitCode {
             println!("client_id: (none configured)");
             println!("client_secret: (none configured)");
         }
+    }
+    if let Some(path) = emulator.ca_certificate_path() {
+        println!("ca_certificate: {}", path.display());
     }
     tracing::info!(base_url = emulator.base_url(), "kinde emulator listening");
 

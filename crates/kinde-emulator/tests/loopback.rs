@@ -304,3 +304,95 @@ fn a_config_with_an_unknown_field_or_bad_faults_is_refused() {
         kinde_emulator::FaultTarget::Operation("getUsers".to_owned())
     );
 }
+
+#[tokio::test]
+async fn https_works_for_a_client_that_trusts_the_written_ca() {
+    let emulator = Emulator::builder()
+        .tls(true)
+        .start()
+        .await
+        .expect("started");
+    let base = emulator.base_url().to_owned();
+    assert!(base.starts_with("https://127.0.0.1:"), "{base}");
+    let path = emulator
+        .ca_certificate_path()
+        .expect("a CA path")
+        .to_owned();
+    let pem = std::fs::read(&path).expect("the CA was written");
+    assert_eq!(pem, emulator.ca_certificate_pem().expect("a CA").as_bytes());
+
+    let trusting = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).expect("a PEM certificate")])
+        .build()
+        .expect("a client");
+    let form = format!(
+        "grant_type=client_credentials&client_id={DEMO_CLIENT_ID}&client_secret={DEMO_CLIENT_SECRET}&audience={}",
+        encode(&emulator.api_audience())
+    );
+    let response = trusting
+        .post(emulator.token_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("a response over TLS");
+    assert_eq!(response.status(), 200);
+    let token = json(response).await["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let users = trusting
+        .get(format!("{base}/api/v1/users"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("a response over TLS");
+    assert_eq!(users.status(), 200);
+
+    let untrusting = reqwest::Client::builder()
+        .tls_certs_only([])
+        .build()
+        .expect("a client");
+    assert!(
+        untrusting
+            .get(format!("{base}/.well-known/jwks"))
+            .send()
+            .await
+            .is_err()
+    );
+
+    emulator.shutdown().await;
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test]
+async fn the_binary_serves_https_and_names_its_ca() {
+    let directory = std::env::temp_dir().join(format!("kinde-emulator-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("a temp dir");
+    let ca = directory.join("ca.pem");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kinde-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--tls", "--ca-certificate"])
+        .arg(&ca)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .take(4)
+        .map(|line| line.expect("a line"))
+        .collect();
+    assert!(
+        lines[0].starts_with("base_url: https://127.0.0.1:"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[3], format!("ca_certificate: {}", ca.display()));
+    let pem = std::fs::read_to_string(&ca).expect("the CA was written");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+
+    child.kill().expect("the child stops");
+    child.wait().expect("the child is reaped");
+    let _ = std::fs::remove_dir_all(&directory);
+}

@@ -1,7 +1,7 @@
 //! [`Client`]: sends operations through any tower service of `http` types.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
@@ -9,8 +9,9 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use serde::de::DeserializeOwned;
-use tower::util::BoxCloneSyncService;
+use tower::util::BoxCloneService;
 use tower::{Service, ServiceExt};
+use tower_http::request_id::RequestId;
 use tower_m2m::retry::Idempotency;
 use tower_m2m::{BoxError, ReplayBody};
 
@@ -25,7 +26,7 @@ use crate::request::OperationRequest;
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
-type HttpService = BoxCloneSyncService<Request<ReplayBody>, Response<ResponseBody>, BoxError>;
+type HttpService = BoxCloneService<Request<ReplayBody>, Response<ResponseBody>, BoxError>;
 
 /// A typed client for the Kinde Management API: one method per operation.
 ///
@@ -34,13 +35,22 @@ type HttpService = BoxCloneSyncService<Request<ReplayBody>, Response<ResponseBod
 #[derive(Clone)]
 pub struct Client {
     base_url: Arc<str>,
-    service: HttpService,
+    /// Behind a mutex only so that `Client` is `Sync`: each call clones the service out and
+    /// never holds the lock across an await.
+    service: Arc<Mutex<HttpService>>,
+    extensions: http::Extensions,
     max_response_bytes: usize,
 }
 
 /// The base URL given to a [`Client`] is not an `http` or `https` URL without query or fragment.
 #[derive(Debug)]
 pub struct InvalidBaseUrl(String);
+
+impl InvalidBaseUrl {
+    pub(crate) fn new(reason: &str) -> Self {
+        Self(reason.to_owned())
+    }
+}
 
 impl fmt::Display for InvalidBaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -64,7 +74,7 @@ impl Client {
     /// query or fragment.
     pub fn from_service<S, B>(base_url: &str, service: S) -> Result<Self, InvalidBaseUrl>
     where
-        S: Service<Request<ReplayBody>, Response = Response<B>> + Clone + Send + Sync + 'static,
+        S: Service<Request<ReplayBody>, Response = Response<B>> + Clone + Send + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
         B: Body<Data = Bytes> + Send + 'static,
@@ -78,9 +88,21 @@ impl Client {
             .map_err(Into::into);
         Ok(Self {
             base_url: base_url.into(),
-            service: BoxCloneSyncService::new(service),
+            service: Arc::new(Mutex::new(BoxCloneService::new(service))),
+            extensions: http::Extensions::new(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
+    }
+
+    /// A client whose every request also carries `value` as an extension, for the middleware
+    /// below: tower-http's `RequestId` (the `x-request-id` sent upstream), a
+    /// [`Deadline`](tower_m2m::timeout::Deadline), an OpenTelemetry context. The original client
+    /// is unchanged; both share the service.
+    #[must_use]
+    pub fn with_extension<T: Clone + Send + Sync + 'static>(&self, value: T) -> Self {
+        let mut client = self.clone();
+        client.extensions.insert(value);
+        client
     }
 
     /// Refuses response bodies larger than `limit` bytes with
@@ -121,20 +143,27 @@ impl Client {
         } else {
             Idempotency::NotIdempotent
         };
+        http.extensions_mut().extend(self.extensions.clone());
         http.extensions_mut().insert(idempotency);
+        // Every call has a request id the caller can quote: the one given, else a new one,
+        // which the correlation layer then sends as `x-request-id`.
+        let id = match http.extensions().get::<RequestId>() {
+            Some(id) => id.clone(),
+            None => tower_m2m::correlation::new_request_id(),
+        };
+        let request_id = id.header_value().to_str().ok().map(str::to_owned);
+        http.extensions_mut().insert(id);
 
-        let response = self
+        let service = self
             .service
-            .clone()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let response = service
             .oneshot(http)
             .await
-            .map_err(|e| Error::from_service(operation, e))?;
+            .map_err(|e| Error::from_service(operation, e).with_request_id(request_id.clone()))?;
         let (parts, body) = response.into_parts();
-        let request_id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
 
         let declared = parts
             .headers

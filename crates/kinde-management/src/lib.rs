@@ -36,12 +36,14 @@
 //! # }
 //! ```
 
+mod builder;
 mod client;
 mod error;
 mod generated;
 mod pages;
 mod request;
 
+pub use builder::{BuildError, ClientBuilder};
 pub use client::{Client, DEFAULT_MAX_RESPONSE_BYTES, InvalidBaseUrl};
 pub use error::{Error, ErrorKind, KindeError};
 pub use generated::params;

@@ -1,4 +1,9 @@
-//! A stand-in for Kinde that records each request and answers with the operation's example.
+//! Shared by the test binaries: the generated calls of every operation, and a stand-in for
+//! Kinde that records each request and answers with the operation's example.
+
+#![allow(dead_code, reason = "each test binary uses part of this module")]
+
+pub(crate) mod calls;
 
 use std::sync::{Arc, Mutex};
 
@@ -72,4 +77,24 @@ pub(crate) fn recording_client() -> (Client, Recorder) {
     });
     let client = Client::from_service("https://example.kinde.com", service).expect("base url");
     (client, recorder)
+}
+
+impl calls::Probe for Recorder {
+    async fn before(&mut self, operation_id: &'static str) {
+        self.expect(operation_id);
+    }
+
+    async fn after(
+        &mut self,
+        operation_id: &'static str,
+        method: &'static str,
+        path: &'static str,
+        query: &'static [&'static str],
+        outcome: Result<(), kinde_management::Error>,
+    ) {
+        if let Err(error) = outcome {
+            panic!("{operation_id} failed against its own example: {error}");
+        }
+        self.check(operation_id, method, path, query);
+    }
 }
