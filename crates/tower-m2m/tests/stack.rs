@@ -97,3 +97,86 @@ async fn a_missing_token_fails_fast_without_retries_or_breaker_failures() {
     assert_eq!(upstream.count(), 0);
     assert_eq!(kinde.breaker().state(), CircuitState::Closed);
 }
+
+/// The scripted upstream behind a transport that takes the stack's body type.
+fn plain_transport(
+    upstream: Upstream,
+) -> impl tower::Service<
+    http::Request<ReplayBody>,
+    Response = http::Response<String>,
+    Error = tower_m2m::BoxError,
+    Future = impl Send,
+> + Clone
++ Send
++ 'static {
+    service_fn(move |request: http::Request<ReplayBody>| {
+        let mut upstream = upstream.clone();
+        tower::Service::call(&mut upstream, request.map(|_| String::new()))
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn through_the_whole_stack_a_429_reset_holds_back_every_caller() {
+    let upstream = Upstream::new(|n, _| async move {
+        if n == 0 {
+            let mut response = status(429);
+            response
+                .headers_mut()
+                .insert("ratelimit-reset", "3".parse().unwrap());
+            Ok(response)
+        } else {
+            Ok(status(200))
+        }
+    });
+    let client =
+        M2mStack::builder(UpstreamHandle::new("kinde")).service(plain_transport(upstream.clone()));
+    let start = tokio::time::Instant::now();
+
+    let first = tokio::spawn(client.clone().oneshot(replayable(get("first"))));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let second = tokio::spawn(client.clone().oneshot(replayable(get("second"))));
+    assert_eq!(first.await.unwrap().unwrap().status(), 200);
+    assert_eq!(second.await.unwrap().unwrap().status(), 200);
+
+    let seen = upstream.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(
+        seen[1..]
+            .iter()
+            .all(|s| s.at - start >= Duration::from_secs(3))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn through_the_whole_stack_an_open_breaker_stops_retries_at_once() {
+    use tower_m2m::breaker::{BreakerConfig, CircuitOpen};
+
+    let upstream = Upstream::always(503);
+    let kinde = UpstreamHandle::builder("kinde")
+        .breaker(BreakerConfig::default().minimum_calls(4))
+        .build()
+        .unwrap();
+    let client = M2mStack::builder(kinde.clone())
+        .max_attempts(3)
+        .service(plain_transport(upstream.clone()));
+
+    // The first call's three attempts and the second's first open the circuit (4 calls, all
+    // failed); the second call's retry then meets the open breaker and stops.
+    client.clone().oneshot(replayable(get("a"))).await.unwrap();
+    let error = client
+        .clone()
+        .oneshot(replayable(get("b")))
+        .await
+        .unwrap_err();
+    assert!(error.is::<CircuitOpen>(), "{error}");
+    assert_eq!(upstream.count(), 4);
+    assert_eq!(kinde.breaker().state(), CircuitState::Open);
+
+    // While open, a call costs the upstream nothing, and is not retried.
+    client
+        .clone()
+        .oneshot(replayable(get("c")))
+        .await
+        .unwrap_err();
+    assert_eq!(upstream.count(), 4);
+}
