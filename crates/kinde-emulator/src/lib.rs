@@ -38,13 +38,29 @@
 //! assert!(emulator.base_url().starts_with("http://127.0.0.1:"));
 //! assert_eq!(emulator.api_audience(), format!("{}/api", emulator.base_url()));
 //!
-//! // A client asks for a token with the demo credentials and the Management API audience:
+//! // A client asks for a token with the demo credentials and the Management API audience.
 //! let form = format!(
 //!     "grant_type=client_credentials&client_id={DEMO_CLIENT_ID}\
 //!      &client_secret={DEMO_CLIENT_SECRET}&audience={}",
 //!     emulator.api_audience(),
 //! );
-//! # let _ = form;
+//! let client = reqwest::Client::new();
+//! let response = client
+//!     .post(emulator.token_url())
+//!     .header("content-type", "application/x-www-form-urlencoded")
+//!     .body(form)
+//!     .send()
+//!     .await?;
+//! assert_eq!(response.status(), 200);
+//!
+//! // The control API counts what reached "Kinde".
+//! let stats = client
+//!     .get(format!("{}/_emulator/stats", emulator.base_url()))
+//!     .send()
+//!     .await?
+//!     .text()
+//!     .await?;
+//! assert!(stats.contains(r#""token_requests":1"#));
 //! emulator.shutdown().await;
 //! # Ok(())
 //! # }
