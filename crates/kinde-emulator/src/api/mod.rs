@@ -5,6 +5,7 @@
 //! operation answers its generated example body with its first documented success status.
 
 mod flags;
+mod identities;
 mod member_grants;
 mod organization_users;
 mod organizations;
@@ -92,6 +93,8 @@ const HANDLERS: &[(&str, Handler)] = &[
     ("deleteUser", users::delete),
     ("getUsers", users::list),
     ("searchUsers", users::search),
+    ("GetUserIdentities", identities::list),
+    ("CreateUserIdentity", identities::create),
     ("createOrganization", organizations::create),
     ("getOrganization", organizations::get),
     ("getOrganizations", organizations::list),
