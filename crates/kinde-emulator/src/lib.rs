@@ -5,7 +5,8 @@
 //! RS256 client-credentials tokens with Kinde's claims, `/.well-known/jwks` publishes the key,
 //! and every one of the Management API's operations is routed from the generated
 //! [`kinde_api::OPERATIONS`] table, with the bearer token (401) and the operation's scope (403)
-//! checked on each call. Users, organizations, organization users and their roles, roles,
+//! checked on each call. Users and their identities, organizations, organization users and their
+//! roles and permissions, roles,
 //! permissions and feature flags (with environment, organization and user overrides) have real
 //! in-memory state ([`is_stateful`] names the operations); every other
 //! operation answers its generated example body with its documented success status.
@@ -38,13 +39,29 @@
 //! assert!(emulator.base_url().starts_with("http://127.0.0.1:"));
 //! assert_eq!(emulator.api_audience(), format!("{}/api", emulator.base_url()));
 //!
-//! // A client asks for a token with the demo credentials and the Management API audience:
+//! // A client asks for a token with the demo credentials and the Management API audience.
 //! let form = format!(
 //!     "grant_type=client_credentials&client_id={DEMO_CLIENT_ID}\
 //!      &client_secret={DEMO_CLIENT_SECRET}&audience={}",
 //!     emulator.api_audience(),
 //! );
-//! # let _ = form;
+//! let client = reqwest::Client::new();
+//! let response = client
+//!     .post(emulator.token_url())
+//!     .header("content-type", "application/x-www-form-urlencoded")
+//!     .body(form)
+//!     .send()
+//!     .await?;
+//! assert_eq!(response.status(), 200);
+//!
+//! // The control API counts what reached "Kinde".
+//! let stats = client
+//!     .get(format!("{}/_emulator/stats", emulator.base_url()))
+//!     .send()
+//!     .await?
+//!     .text()
+//!     .await?;
+//! assert!(stats.contains(r#""token_requests":1"#));
 //! emulator.shutdown().await;
 //! # Ok(())
 //! # }

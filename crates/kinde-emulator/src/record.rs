@@ -58,7 +58,8 @@ pub(crate) struct RequestLog {
     requests: std::collections::VecDeque<RecordedRequest>,
 }
 
-/// The body of `GET /_emulator/stats`.
+/// The body of `GET /_emulator/stats`: token endpoint and Management API requests; `by_status`
+/// counts the same requests (the log also keeps JWKS and discovery requests, uncounted).
 #[derive(Debug, Serialize)]
 pub(crate) struct Stats<'a> {
     token_requests: u64,
@@ -84,15 +85,21 @@ impl RequestLog {
     }
 
     fn push(&mut self, request: RecordedRequest) {
-        if request.path == "/oauth2/token" {
+        let counted = if request.path == "/oauth2/token" {
             self.token_requests += 1;
+            true
         } else if request.path.starts_with("/api/") {
             self.api_requests += 1;
+            true
+        } else {
+            false
+        };
+        if counted {
+            *self
+                .by_status
+                .entry(request.status.to_string())
+                .or_default() += 1;
         }
-        *self
-            .by_status
-            .entry(request.status.to_string())
-            .or_default() += 1;
         if let Some(operation_id) = request.operation_id {
             *self
                 .by_operation

@@ -1,5 +1,5 @@
-//! The emulator's stateful resources: users, organizations, memberships, roles, permissions and
-//! feature flags.
+//! The emulator's stateful resources: users and their identities, organizations, memberships,
+//! roles, permissions and feature flags.
 //!
 //! Records keep creation order, which is the order list operations answer in unless a `sort`
 //! says otherwise. Lookups scan: the emulator holds test and benchmark data, not a directory.
@@ -84,6 +84,20 @@ pub(crate) struct PermissionRecord {
     pub(crate) description: Option<String>,
 }
 
+/// One way a user signs in: an email address, phone number, username or connection.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct IdentityRecord {
+    pub(crate) id: String,
+    pub(crate) user_id: String,
+    /// `email`, `phone`, `username`, `enterprise` or `social`.
+    pub(crate) kind: String,
+    /// The address, number or name.
+    pub(crate) name: String,
+    pub(crate) connection_id: Option<String>,
+    pub(crate) is_primary: bool,
+    pub(crate) created_on: String,
+}
+
 /// A feature flag and its environment-level value.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct FlagRecord {
@@ -115,6 +129,7 @@ pub(crate) struct Store {
     pub(crate) organizations: Vec<OrganizationRecord>,
     /// Memberships; their roles are role keys and their permissions permission keys.
     pub(crate) memberships: Vec<Membership>,
+    pub(crate) identities: Vec<IdentityRecord>,
     pub(crate) roles: Vec<RoleRecord>,
     pub(crate) permissions: Vec<PermissionRecord>,
     pub(crate) flags: Vec<FlagRecord>,
@@ -143,6 +158,7 @@ impl Store {
             users: Vec::new(),
             organizations: vec![default_organization],
             memberships: Vec::new(),
+            identities: Vec::new(),
             roles: Vec::new(),
             permissions: Vec::new(),
             flags: Vec::new(),
@@ -229,6 +245,11 @@ impl Store {
 /// A new user id: `kp_` and 32 hex digits.
 pub(crate) fn user_id() -> String {
     format!("kp_{}", hex(16))
+}
+
+/// A new identity id: `identity_` and 32 hex digits.
+pub(crate) fn identity_id() -> String {
+    format!("identity_{}", hex(16))
 }
 
 /// A new role id: a UUID, as Kinde's role ids are.

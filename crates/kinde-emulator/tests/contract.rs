@@ -287,6 +287,24 @@ async fn every_response_the_emulator_gives_matches_the_spec() {
     contract
         .exercise(
             &emulator,
+            "CreateUserIdentity",
+            &format!("/api/v1/users/{id}/identities"),
+            &token,
+            Some(json!({"type": "phone", "value": "+15555550100", "phone_country_id": "us"})),
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
+            "GetUserIdentities",
+            &format!("/api/v1/users/{id}/identities"),
+            &token,
+            None,
+        )
+        .await;
+    contract
+        .exercise(
+            &emulator,
             "updateUser",
             &format!("/api/v1/user?id={id}"),
             &token,

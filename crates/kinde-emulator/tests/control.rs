@@ -66,6 +66,7 @@ async fn try_call(
 async fn stats_count_token_and_api_requests_by_status_and_operation() {
     let emulator = Emulator::builder().build_service();
     let token = demo_token(&emulator, Some("read:users")).await;
+    send_raw(&emulator, Method::GET, "/.well-known/jwks", &[], Vec::new()).await;
     token_request(
         &emulator,
         "grant_type=client_credentials&client_id=nobody&client_secret=x&audience=x",

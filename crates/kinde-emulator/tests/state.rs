@@ -958,3 +958,89 @@ async fn a_members_permissions_come_directly_and_from_roles() {
     assert_eq!(stranger.status, StatusCode::BAD_REQUEST);
     assert_eq!(stranger.body["errors"][0]["code"], "USER_NOT_FOUND");
 }
+
+#[tokio::test]
+async fn identities_page_by_cursor_with_has_more() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+    let user = create_user(&emulator, &token, "ada@example.com", "Ada").await;
+    let mut created = Vec::new();
+    for index in 0..22 {
+        let reply = call(
+            &emulator,
+            Method::POST,
+            &format!("/api/v1/users/{user}/identities"),
+            &token,
+            Some(json!({"type": "username", "value": format!("ada{index}")})),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        let id = reply.body["identity"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned();
+        assert!(id.starts_with("identity_") && is_hex(&id[9..], 32), "{id}");
+        created.push(id);
+    }
+
+    let mut seen: Vec<String> = Vec::new();
+    let mut pages = 0;
+    loop {
+        let cursor = seen
+            .last()
+            .map(|last| format!("?starting_after={last}"))
+            .unwrap_or_default();
+        let reply = call(
+            &emulator,
+            Method::GET,
+            &format!("/api/v1/users/{user}/identities{cursor}"),
+            &token,
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        pages += 1;
+        let page = reply.body["identities"]
+            .as_array()
+            .expect("identities")
+            .clone();
+        assert!(page.len() <= 10);
+        seen.extend(
+            page.iter()
+                .filter_map(|identity| identity["id"].as_str().map(str::to_owned)),
+        );
+        if reply.body["has_more"] == false {
+            break;
+        }
+        assert!(pages < 10, "pagination did not end");
+    }
+    // The email identity from createUser comes first, then the 22 added ones.
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 23);
+    assert_eq!(&seen[1..], created.as_slice());
+    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 23);
+
+    let first = call(
+        &emulator,
+        Method::GET,
+        &format!("/api/v1/users/{user}/identities"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(first.body["identities"][0]["type"], "email");
+    assert_eq!(first.body["identities"][0]["is_primary"], true);
+    let before = call(
+        &emulator,
+        Method::GET,
+        &format!(
+            "/api/v1/users/{user}/identities?ending_before={}",
+            created[0]
+        ),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(before.body["identities"].as_array().map(Vec::len), Some(1));
+    assert_eq!(before.body["has_more"], false);
+}

@@ -5,6 +5,7 @@
 //! operation answers its generated example body with its first documented success status.
 
 mod flags;
+mod identities;
 mod member_grants;
 mod organization_users;
 mod organizations;
@@ -81,111 +82,96 @@ async fn serve(
     answer(context, &request)
 }
 
+/// A handler of an operation with real state.
+type Handler = fn(&Context, &ApiRequest) -> ApiResult;
+
+/// The operations with real state and their handlers; every other operation answers its example.
+const HANDLERS: &[(&str, Handler)] = &[
+    ("createUser", users::create),
+    ("getUserData", users::get),
+    ("updateUser", users::update),
+    ("deleteUser", users::delete),
+    ("getUsers", users::list),
+    ("searchUsers", users::search),
+    ("GetUserIdentities", identities::list),
+    ("CreateUserIdentity", identities::create),
+    ("createOrganization", organizations::create),
+    ("getOrganization", organizations::get),
+    ("getOrganizations", organizations::list),
+    ("updateOrganization", organizations::update),
+    ("deleteOrganization", organizations::delete),
+    ("AddOrganizationUsers", organization_users::add),
+    ("GetOrganizationUsers", organization_users::list),
+    ("RemoveOrganizationUser", organization_users::remove),
+    ("UpdateOrganizationUsers", organization_users::update),
+    ("GetOrganizationUserRoles", member_grants::roles),
+    ("CreateOrganizationUserRole", member_grants::add_role),
+    ("DeleteOrganizationUserRole", member_grants::remove_role),
+    ("GetOrganizationUserPermissions", member_grants::permissions),
+    (
+        "CreateOrganizationUserPermission",
+        member_grants::add_permission,
+    ),
+    (
+        "DeleteOrganizationUserPermission",
+        member_grants::remove_permission,
+    ),
+    ("GetRoles", roles::list),
+    ("CreateRole", roles::create),
+    ("GetRole", roles::get),
+    ("UpdateRoles", roles::update),
+    ("DeleteRole", roles::delete),
+    ("GetRolePermissions", roles::permissions),
+    ("UpdateRolePermissions", roles::update_permissions),
+    ("RemoveRolePermission", roles::remove_permission),
+    ("GetPermissions", permissions::list),
+    ("CreatePermission", permissions::create),
+    ("UpdatePermissions", permissions::update),
+    ("DeletePermission", permissions::delete),
+    ("CreateFeatureFlag", flags::create),
+    ("UpdateFeatureFlag", flags::update),
+    ("DeleteFeatureFlag", flags::delete),
+    ("GetEnvironementFeatureFlags", flags::environment),
+    (
+        "UpdateEnvironementFeatureFlagOverride",
+        flags::override_environment,
+    ),
+    (
+        "DeleteEnvironementFeatureFlagOverride",
+        flags::reset_environment,
+    ),
+    (
+        "DeleteEnvironementFeatureFlagOverrides",
+        flags::reset_environment_all,
+    ),
+    ("GetOrganizationFeatureFlags", flags::organization),
+    (
+        "UpdateOrganizationFeatureFlagOverride",
+        flags::override_organization,
+    ),
+    (
+        "DeleteOrganizationFeatureFlagOverride",
+        flags::reset_organization,
+    ),
+    (
+        "DeleteOrganizationFeatureFlagOverrides",
+        flags::reset_organization_all,
+    ),
+    ("UpdateUserFeatureFlagOverride", flags::override_user),
+];
+
 /// Answers a checked request from state, or with the operation's example.
 fn answer(context: &Context, request: &ApiRequest) -> ApiResult {
-    match request.operation.id {
-        "createUser" => users::create(context, request),
-        "getUserData" => users::get(context, request),
-        "updateUser" => users::update(context, request),
-        "deleteUser" => users::delete(context, request),
-        "getUsers" => users::list(context, request),
-        "searchUsers" => users::search(context, request),
-        "createOrganization" => organizations::create(context, request),
-        "getOrganization" => organizations::get(context, request),
-        "getOrganizations" => organizations::list(context, request),
-        "updateOrganization" => organizations::update(context, request),
-        "deleteOrganization" => organizations::delete(context, request),
-        "AddOrganizationUsers" => organization_users::add(context, request),
-        "GetOrganizationUsers" => organization_users::list(context, request),
-        "RemoveOrganizationUser" => organization_users::remove(context, request),
-        "UpdateOrganizationUsers" => organization_users::update(context, request),
-        "GetOrganizationUserRoles" => member_grants::roles(context, request),
-        "CreateOrganizationUserRole" => member_grants::add_role(context, request),
-        "DeleteOrganizationUserRole" => member_grants::remove_role(context, request),
-        "GetOrganizationUserPermissions" => member_grants::permissions(context, request),
-        "CreateOrganizationUserPermission" => member_grants::add_permission(context, request),
-        "DeleteOrganizationUserPermission" => member_grants::remove_permission(context, request),
-        "GetRoles" => roles::list(context, request),
-        "CreateRole" => roles::create(context, request),
-        "GetRole" => roles::get(context, request),
-        "UpdateRoles" => roles::update(context, request),
-        "DeleteRole" => roles::delete(context, request),
-        "GetRolePermissions" => roles::permissions(context, request),
-        "UpdateRolePermissions" => roles::update_permissions(context, request),
-        "RemoveRolePermission" => roles::remove_permission(context, request),
-        "GetPermissions" => permissions::list(context, request),
-        "CreatePermission" => permissions::create(context, request),
-        "UpdatePermissions" => permissions::update(context, request),
-        "DeletePermission" => permissions::delete(context, request),
-        "CreateFeatureFlag" => flags::create(context, request),
-        "UpdateFeatureFlag" => flags::update(context, request),
-        "DeleteFeatureFlag" => flags::delete(context, request),
-        "GetEnvironementFeatureFlags" => flags::environment(context, request),
-        "UpdateEnvironementFeatureFlagOverride" => flags::override_environment(context, request),
-        "DeleteEnvironementFeatureFlagOverride" => flags::reset_environment(context, request),
-        "DeleteEnvironementFeatureFlagOverrides" => flags::reset_environment_all(context, request),
-        "GetOrganizationFeatureFlags" => flags::organization(context, request),
-        "UpdateOrganizationFeatureFlagOverride" => flags::override_organization(context, request),
-        "DeleteOrganizationFeatureFlagOverride" => flags::reset_organization(context, request),
-        "DeleteOrganizationFeatureFlagOverrides" => flags::reset_organization_all(context, request),
-        "UpdateUserFeatureFlagOverride" => flags::override_user(context, request),
-        _ => Ok(example(request.operation)),
+    match HANDLERS.iter().find(|(id, _)| *id == request.operation.id) {
+        Some((_, handler)) => handler(context, request),
+        None => Ok(example(request.operation)),
     }
 }
 
 /// Whether an operation answers from state rather than with its example.
 pub(crate) fn is_stateful(operation_id: &str) -> bool {
-    STATEFUL.contains(&operation_id)
+    HANDLERS.iter().any(|(id, _)| *id == operation_id)
 }
-
-/// The operations with real state.
-const STATEFUL: &[&str] = &[
-    "createUser",
-    "getUserData",
-    "updateUser",
-    "deleteUser",
-    "getUsers",
-    "searchUsers",
-    "createOrganization",
-    "getOrganization",
-    "getOrganizations",
-    "updateOrganization",
-    "deleteOrganization",
-    "AddOrganizationUsers",
-    "GetOrganizationUsers",
-    "RemoveOrganizationUser",
-    "UpdateOrganizationUsers",
-    "GetOrganizationUserRoles",
-    "CreateOrganizationUserRole",
-    "DeleteOrganizationUserRole",
-    "GetOrganizationUserPermissions",
-    "CreateOrganizationUserPermission",
-    "DeleteOrganizationUserPermission",
-    "GetRoles",
-    "CreateRole",
-    "GetRole",
-    "UpdateRoles",
-    "DeleteRole",
-    "GetRolePermissions",
-    "UpdateRolePermissions",
-    "RemoveRolePermission",
-    "GetPermissions",
-    "CreatePermission",
-    "UpdatePermissions",
-    "DeletePermission",
-    "CreateFeatureFlag",
-    "UpdateFeatureFlag",
-    "DeleteFeatureFlag",
-    "GetEnvironementFeatureFlags",
-    "UpdateEnvironementFeatureFlagOverride",
-    "DeleteEnvironementFeatureFlagOverride",
-    "DeleteEnvironementFeatureFlagOverrides",
-    "GetOrganizationFeatureFlags",
-    "UpdateOrganizationFeatureFlagOverride",
-    "DeleteOrganizationFeatureFlagOverride",
-    "DeleteOrganizationFeatureFlagOverrides",
-    "UpdateUserFeatureFlagOverride",
-];
 
 /// The operation's first documented success status with its generated example body.
 fn example(operation: &Operation) -> Response {
@@ -221,4 +207,23 @@ pub(crate) fn not_found_status(operation: &Operation) -> StatusCode {
 /// Kinde's `{code: "OK", message: "Success"}` pair, as most bodies carry it.
 pub(crate) fn ok_code() -> (Option<String>, Option<String>) {
     (Some("OK".to_owned()), Some("Success".to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_handler_names_an_operation_of_the_table_once() {
+        for (index, (id, _)) in HANDLERS.iter().enumerate() {
+            assert!(
+                kinde_api::operation(id).is_some(),
+                "{id} is not in the table"
+            );
+            assert!(
+                HANDLERS[..index].iter().all(|(other, _)| other != id),
+                "{id} is handled twice"
+            );
+        }
+    }
 }

@@ -12,7 +12,7 @@ use super::page::{Window, cursor_page};
 use super::{ApiRequest, ApiResult, first_success, not_found_status, ok_code};
 use crate::context::Context;
 use crate::error::{ApiError, json_response};
-use crate::state::{UserRecord, user_id};
+use crate::state::{IdentityRecord, UserRecord, identity_id, user_id};
 
 /// The code of the error for an unknown user id.
 const USER_NOT_FOUND: &str = "USER_NOT_FOUND";
@@ -92,6 +92,17 @@ pub(super) fn create(context: &Context, request: &ApiRequest) -> ApiResult {
     let id = user.id.clone();
     if !org_code.is_empty() {
         store.join(&org_code, &id, user.created_on.clone());
+    }
+    for (index, (kind, name)) in identities_of(&user).enumerate() {
+        store.identities.push(IdentityRecord {
+            id: identity_id(),
+            user_id: id.clone(),
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            connection_id: None,
+            is_primary: index == 0,
+            created_on: user.created_on.clone(),
+        });
     }
     store.users.push(user);
     drop(store);
@@ -203,6 +214,7 @@ pub(super) fn delete(context: &Context, request: &ApiRequest) -> ApiResult {
         .memberships
         .retain(|membership| membership.user_id != id);
     store.user_flags.retain(|value| value.owner != id);
+    store.identities.retain(|identity| identity.user_id != id);
     drop(store);
 
     let (code, message) = ok_code();
