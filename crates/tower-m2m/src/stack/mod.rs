@@ -20,7 +20,8 @@
 //! - **Concurrency, then rate**: a call first waits for a slot, then takes its rate permit right
 //!   before sending, so permits are not spent by calls still queueing for a slot.
 //! - **Auth below the limits**, so a 401 is handled inside and costs at most one replay, which
-//!   is itself rate-limited by the permit already taken.
+//!   reuses the attempt's permit and slot rather than queueing again; the retry layer never
+//!   sees the 401 it recovered from.
 //! - **The attempt timeout just above the transport**, so it bounds only the time on the wire
 //!   and measures that time for the breaker's slow-call rate, excluding waits for permits and
 //!   tokens.
@@ -38,6 +39,8 @@
 //! [`DEFAULT_ATTEMPT_TIMEOUT`], [`DEFAULT_MAX_IN_FLIGHT`], the rate limit's
 //! ([`ratelimit`](crate::ratelimit#constants)), the retry policy's and budget's
 //! ([`retry`](crate::retry#constants)) and the breaker's ([`breaker`](crate::breaker#constants)).
+//! The retry policy's maximum elapsed time is capped at the overall timeout, so no retry starts
+//! that the deadline would cut short.
 //!
 //! The stack with its defaults, on the reqwest transport, for Kinde:
 //!
