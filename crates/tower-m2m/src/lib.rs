@@ -10,8 +10,8 @@
 //! - [`transport`]: the default HTTP transport, reqwest over rustls (feature `reqwest`, on by
 //!   default).
 //! - [`kinde`]: a preset that builds credentials for Kinde's Management API.
-//! - [`ratelimit`], [`retry`], [`breaker`], [`timeout`], [`correlation`], [`trace`]: one concern
-//!   each, as a `FooLayer` -> `Foo<S>` pair.
+//! - [`ratelimit`], [`concurrency`], [`retry`], [`breaker`], [`timeout`], [`correlation`],
+//!   [`trace`]: one concern each, as a `FooLayer` -> `Foo<S>` pair.
 //! - [`stack`]: composes them in the order that makes them correct together; read its docs
 //!   first.
 //!
@@ -22,6 +22,7 @@
 
 pub mod body;
 pub mod breaker;
+pub mod concurrency;
 pub mod correlation;
 pub mod kinde;
 pub mod ratelimit;

@@ -6,10 +6,7 @@ use crate::breaker::{Breaker, BreakerConfig, InvalidBreakerConfig};
 use crate::ratelimit::{RateLimitConfig, RateLimiter};
 use crate::retry::RetryBudget;
 
-/// Default bound on requests in flight per upstream: 10. Kinde runs a concurrency limiter
-/// beside its rate limiter and sheds requests past it; ten parallel calls keep a service busy
-/// without provoking it, and long list calls cannot starve everything else.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 10;
+pub use crate::concurrency::DEFAULT_MAX_IN_FLIGHT;
 
 /// The parts of the stack that belong to an upstream rather than to a credential profile: its
 /// rate limiter, its bound on requests in flight, its circuit breaker and its retry budget.
