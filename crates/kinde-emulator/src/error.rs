@@ -121,6 +121,11 @@ impl OAuthError {
         )
     }
 
+    /// The RFC 6749 error code, for logs.
+    pub(crate) const fn code(&self) -> &'static str {
+        self.error
+    }
+
     const fn new(status: StatusCode, error: &'static str, description: &'static str) -> Self {
         Self {
             status,

@@ -219,6 +219,10 @@ pub(crate) async fn inject(
         None
     };
     if let Some(latency) = plan.latency {
+        tracing::trace!(
+            emulator.latency_ms = latency.as_millis(),
+            "injecting latency"
+        );
         tokio::time::sleep(latency).await;
     }
     if plan.close_before || plan.token_outage == Some(TokenOutage::Close) {

@@ -5,11 +5,11 @@
 //! RS256 client-credentials tokens with Kinde's claims, `/.well-known/jwks` publishes the key,
 //! and every one of the Management API's operations is routed from the generated
 //! [`kinde_api::OPERATIONS`] table, with the bearer token (401) and the operation's scope (403)
-//! checked on each call. Users and their identities, organizations, organization users and their
-//! roles and permissions, roles,
-//! permissions and feature flags (with environment, organization and user overrides) have real
-//! in-memory state ([`is_stateful`] names the operations); every other
-//! operation answers its generated example body with its documented success status.
+//! checked on each call. Users and their identities, organizations, organization members and
+//! their roles and permissions, roles, permissions and feature flags (with environment,
+//! organization and user overrides) have real in-memory state ([`is_stateful`] names those
+//! operations); every other operation answers its generated example body with its documented
+//! success status.
 //! The control API under `/_emulator` exposes counters, the request log and the state.
 //!
 //! An emulator starts in milliseconds, because the RSA signing key is generated once per process

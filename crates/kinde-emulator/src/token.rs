@@ -65,6 +65,11 @@ pub(crate) async fn issue(
         Ok(request) => {
             let client_id = request.application.client_id().to_owned();
             let (claims, response) = grant(&context, request);
+            tracing::trace!(
+                emulator.client_id = client_id.as_str(),
+                emulator.jti = claims.jti.as_str(),
+                "token issued"
+            );
             let mut response = response.into_response();
             response.extensions_mut().insert(RecordInfo {
                 operation_id: None,
@@ -74,6 +79,11 @@ pub(crate) async fn issue(
             response
         }
         Err((error, client_id)) => {
+            tracing::debug!(
+                emulator.error = error.code(),
+                emulator.client_id = client_id.as_deref(),
+                "token request rejected"
+            );
             let mut response = error.into_response();
             response.extensions_mut().insert(RecordInfo {
                 operation_id: None,

@@ -64,13 +64,25 @@ async fn serve(
     info: &mut RecordInfo,
 ) -> ApiResult {
     let caller = authenticate(context, &parts.headers).map_err(|(error, claims)| {
+        tracing::debug!(
+            emulator.operation = matched.operation.id,
+            emulator.client_id = claims.as_ref().map(|claims| claims.azp.as_str()),
+            "bearer token rejected"
+        );
         info.client_id = claims.as_ref().map(|claims| claims.azp.clone());
         info.jti = claims.map(|claims| claims.jti);
         error
     })?;
     info.client_id = Some(caller.claims.azp.clone());
     info.jti = Some(caller.claims.jti.clone());
-    caller.require(matched.operation.scope)?;
+    caller.require(matched.operation.scope).inspect_err(|_| {
+        tracing::debug!(
+            emulator.operation = matched.operation.id,
+            emulator.client_id = caller.claims.azp.as_str(),
+            emulator.scope = matched.operation.scope,
+            "required scope missing"
+        );
+    })?;
     context.admit(&caller.claims.azp)?;
 
     let bytes = axum::body::to_bytes(body, context.settings.body_limit)
