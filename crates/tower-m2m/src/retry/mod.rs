@@ -87,6 +87,7 @@ pub use error::RetryBudgetExhausted;
 pub use future::RetryFuture;
 pub use idempotency::Idempotency;
 pub use layer::RetryLayer;
+pub(crate) use outcome::ResendReason;
 pub use outcome::{ResendCount, RetryStopped, StopReason};
 pub use policy::{DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_ELAPSED, RetryPolicy};
 pub use service::Retry;

@@ -34,3 +34,8 @@ pub enum StopReason {
 /// for resends. Set by the retry layer as a request extension, read by tracing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ResendCount(pub u32);
+
+/// Why a resend was made (`throttled`, `server_error`, `connect`, `timeout`, `transport`), set
+/// beside [`ResendCount`] for the attempt span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ResendReason(pub(crate) &'static str);

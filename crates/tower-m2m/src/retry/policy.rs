@@ -5,7 +5,7 @@ use tokio::time::{Instant, Sleep, sleep};
 use tower::retry::Policy;
 
 use super::hint::retry_hint;
-use super::{Backoff, Idempotency, ResendCount, RetryBudget, RetryBudgetExhausted};
+use super::{Backoff, Idempotency, ResendCount, ResendReason, RetryBudget, RetryBudgetExhausted};
 use super::{RetryStopped, StopReason};
 use crate::BoxError;
 use crate::body::{TryCloneBody, try_clone_request};
@@ -201,6 +201,7 @@ where
         }
 
         request.extensions_mut().insert(ResendCount(self.attempts));
+        request.extensions_mut().insert(ResendReason(reason));
         crate::metrics::retry(reason);
         tracing::debug!(
             retry.attempt = self.attempts,

@@ -8,7 +8,7 @@ use tower::{Layer, Service};
 use tracing::Span;
 
 use crate::BoxError;
-use crate::retry::ResendCount;
+use crate::retry::{ResendCount, ResendReason};
 
 /// Opens a child span per attempt (resend) and counts attempts. Place it directly below the
 /// retry layer. See the [module docs](super).
@@ -73,9 +73,11 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let resend = request.extensions().get::<ResendCount>().map_or(0, |r| r.0);
+        let reason = request.extensions().get::<ResendReason>().map(|r| r.0);
         let span = tracing::debug_span!(
             "attempt",
             http.request.resend_count = resend,
+            retry.reason = reason,
             http.response.status_code = tracing::field::Empty,
         );
         crate::metrics::attempt();

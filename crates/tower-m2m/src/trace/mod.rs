@@ -6,7 +6,8 @@
 //! `server.address`, `url.template` (from a [`UrlTemplate`] extension) and, once known,
 //! `http.response.status_code` or `error.type`, and it records
 //! `http.client.request.duration`. [`AttemptTraceLayer`] sits just below the retry layer: its
-//! `attempt` span (debug level) carries `http.request.resend_count`, and it counts
+//! `attempt` span (debug level) carries `http.request.resend_count` and, on a resend,
+//! `retry.reason`, and it counts
 //! `m2m.attempts`. Retries by reason (`m2m.retries`), rate-limit waits, breaker state and budget
 //! refusals are counted by their own layers. Metrics go to the global meter provider, whatever
 //! the application installed; without one they cost next to nothing.
