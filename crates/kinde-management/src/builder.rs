@@ -81,7 +81,7 @@ impl Client {
     /// A client configured from the environment variables Kinde's management SDK reads:
     /// `KINDE_DOMAIN`, `KINDE_MANAGEMENT_CLIENT_ID` and `KINDE_MANAGEMENT_CLIENT_SECRET` (or
     /// `KINDE_CLIENT_ID` / `KINDE_CLIENT_SECRET`), and optionally `KINDE_AUDIENCE` and
-    /// `KINDE_SCOPES`.
+    /// `KINDE_SCOPES`. The API is called at the origin of `KINDE_DOMAIN`.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -95,8 +95,23 @@ impl Client {
     ///
     /// [`BuildError::Credentials`] when a variable is missing or invalid.
     pub fn from_env() -> Result<Client, BuildError> {
+        Self::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// As [`Client::from_env`], with the variables read from `lookup` instead of the process
+    /// environment: for configuration kept elsewhere, and for tests, which should not change
+    /// the environment of a process that runs other tests at the same time. Empty values count
+    /// as unset.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Credentials`] when a variable is missing or invalid.
+    pub fn from_env_with<F>(lookup: F) -> Result<Client, BuildError>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
         let credentials = KindeCredentials::new()
-            .build_from_env()
+            .build_with_env(lookup)
             .map_err(BuildError::Credentials)?;
         // The token URL is `<business>/oauth2/token`; the API lives under the same origin.
         let token_url = credentials.token_url();

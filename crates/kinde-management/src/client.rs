@@ -165,32 +165,32 @@ impl Client {
             .map_err(|e| Error::from_service(operation, e).with_request_id(request_id.clone()))?;
         let (parts, body) = response.into_parts();
 
+        let limit = self.max_response_bytes;
         let declared = parts
             .headers
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|length| length > self.max_response_bytes) {
-            return Err(
-                Error::too_large(operation, self.max_response_bytes).with_request_id(request_id)
-            );
-        }
-        let bytes = match read_body(body, self.max_response_bytes).await {
-            Ok(bytes) => bytes,
-            Err(ReadError::TooLarge) => {
-                return Err(Error::too_large(operation, self.max_response_bytes)
-                    .with_request_id(request_id));
-            }
-            Err(ReadError::Body(error)) => {
-                return Err(Error::from_service(operation, error).with_request_id(request_id));
-            }
+        let read = if declared.is_some_and(|length| length > limit) {
+            Err(ReadError::TooLarge)
+        } else {
+            read_body(body, limit).await
         };
 
-        if !parts.status.is_success() {
-            let error = Error::from_response(operation, parts.status, &parts.headers, &bytes);
-            return Err(error.with_request_id(request_id));
-        }
-        Ok(bytes)
+        // An error status matters more than its body: an oversized one is dropped unread, and
+        // the error keeps the status (and so whether a retry may help), without Kinde's codes.
+        let error = match (parts.status.is_success(), read) {
+            (true, Ok(bytes)) => return Ok(bytes),
+            (false, Ok(bytes)) => {
+                Error::from_response(operation, parts.status, &parts.headers, &bytes)
+            }
+            (false, Err(ReadError::TooLarge)) => {
+                Error::from_response(operation, parts.status, &parts.headers, b"")
+            }
+            (true, Err(ReadError::TooLarge)) => Error::too_large(operation, limit),
+            (_, Err(ReadError::Body(error))) => Error::from_service(operation, error),
+        };
+        Err(error.with_request_id(request_id))
     }
 }
 

@@ -42,7 +42,8 @@ pub enum ErrorKind {
     Api,
     /// Kinde answered with success but a body that does not match the spec.
     Decode,
-    /// The response was larger than the client's limit and was not read.
+    /// A success response was larger than the client's limit and was not read. (An error
+    /// status with an oversized body is [`ErrorKind::Api`] with the status and no Kinde codes.)
     ResponseTooLarge,
 }
 

@@ -57,6 +57,19 @@ struct State<F> {
     done: bool,
 }
 
+impl<F> State<F> {
+    /// Starts at `first`, which counts as seen: a page that points back to it is a loop.
+    fn new(fetch: F, first: Option<String>) -> Self {
+        let seen = first.iter().cloned().collect();
+        Self {
+            fetch,
+            cursor: first,
+            seen,
+            done: false,
+        }
+    }
+}
+
 impl<T: Send + 'static> Pages<T> {
     fn from_pages<S>(pages: S) -> Self
     where
@@ -80,12 +93,7 @@ impl<T: Send + 'static> Pages<T> {
         F: FnMut(Option<String>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<(Vec<T>, Option<String>), Error>> + Send + 'static,
     {
-        let state = State {
-            fetch,
-            cursor: first,
-            seen: HashSet::new(),
-            done: false,
-        };
+        let state = State::new(fetch, first);
         Self::from_pages(stream::try_unfold(state, move |mut state| async move {
             if state.done {
                 return Ok(None);
@@ -117,15 +125,7 @@ impl<T: Send + 'static> Pages<T> {
         Fut: Future<Output = Result<(Vec<T>, Option<bool>), Error>> + Send + 'static,
         C: Fn(&T) -> Option<String> + Send + 'static,
     {
-        let state = (
-            State {
-                fetch,
-                cursor: first,
-                seen: HashSet::new(),
-                done: false,
-            },
-            cursor_of,
-        );
+        let state = (State::new(fetch, first), cursor_of);
         Self::from_pages(stream::try_unfold(
             state,
             move |(mut state, cursor_of)| async move {
