@@ -173,3 +173,47 @@ impl ClientBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_sdk_variables_give_the_business_origin() {
+        let client = Client::from_env_with(env(&[
+            ("KINDE_DOMAIN", "mybusiness.kinde.com"),
+            ("KINDE_MANAGEMENT_CLIENT_ID", "0123456789abcdef"),
+            ("KINDE_MANAGEMENT_CLIENT_SECRET", "s3cr3t"),
+        ]))
+        .expect("a client");
+        assert_eq!(client.base_url(), "https://mybusiness.kinde.com");
+
+        let local = Client::from_env_with(env(&[
+            ("KINDE_DOMAIN", "http://127.0.0.1:8080/"),
+            ("KINDE_CLIENT_ID", "0123456789abcdef"),
+            ("KINDE_CLIENT_SECRET", "s3cr3t"),
+        ]))
+        .expect("a client");
+        assert_eq!(local.base_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn a_missing_variable_is_a_credentials_error_without_the_secret() {
+        let error = Client::from_env_with(env(&[
+            ("KINDE_DOMAIN", "mybusiness.kinde.com"),
+            ("KINDE_MANAGEMENT_CLIENT_SECRET", "s3cr3t"),
+        ]))
+        .expect_err("no client id");
+        assert!(matches!(error, BuildError::Credentials(_)), "{error:?}");
+        assert!(!format!("{error} {error:?}").contains("s3cr3t"));
+    }
+}

@@ -119,6 +119,12 @@ impl Error {
         error
     }
 
+    pub(crate) fn missing_cursor(operation: &'static Operation) -> Self {
+        let mut error = Self::new(ErrorKind::Decode, operation);
+        error.inner.detail = Some("the last item of a page has no id to continue after".into());
+        error
+    }
+
     /// An error raised below the client: by the middleware stack or the transport.
     pub(crate) fn from_service(operation: &'static Operation, source: BoxError) -> Self {
         let (kind, retry_after) = classify(&*source);

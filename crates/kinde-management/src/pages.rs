@@ -4,8 +4,10 @@
 //! or empty, and a `starting_after` cursor (the id of the last item seen) with `has_more` in the
 //! response. `searchUsers` has no `has_more`; its last page is the one shorter than `page_size`.
 //! A stream fetches a page only when it is polled past the items it already has, so a caller
-//! that stops early costs no extra requests. A token or cursor that comes back a second time ends
-//! the stream with an error instead of looping for ever.
+//! that stops early costs no extra requests. A token or cursor that comes back a second time
+//! (including the one the stream started from) ends the stream with an error instead of looping
+//! for ever, as does a full cursor page whose last item has no id to continue after; the items
+//! of the page that ended it are not yielded.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -144,7 +146,7 @@ impl<T: Send + 'static> Pages<T> {
                     state.done = true;
                 } else {
                     let Some(next) = items.last().and_then(&cursor_of) else {
-                        return Err(Error::repeated_cursor(operation));
+                        return Err(Error::missing_cursor(operation));
                     };
                     if !state.seen.insert(next.clone()) {
                         return Err(Error::repeated_cursor(operation));

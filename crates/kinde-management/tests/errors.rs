@@ -357,3 +357,25 @@ async fn search_users_stops_at_an_empty_page_after_full_ones() {
     assert_eq!(found.len(), 8);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_full_page_without_an_id_to_continue_after_ends_the_stream() {
+    let (client, calls) = stand_in(|_n, _request| {
+        json!({"code": "OK", "results": [{"id": "kp_1"}, {"email": "no-id@example.com"}]})
+            .to_string()
+    });
+
+    let items: Vec<_> = client
+        .search_users_stream(SearchUsersParams {
+            page_size: Some(2),
+            ..Default::default()
+        })
+        .collect()
+        .await;
+
+    assert_eq!(items.len(), 1, "the page cannot be continued: {items:?}");
+    let error = items[0].as_ref().expect_err("an error");
+    assert_eq!(error.kind(), ErrorKind::Decode);
+    assert!(error.to_string().contains("no id"), "{error}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
