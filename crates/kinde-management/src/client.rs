@@ -105,9 +105,10 @@ impl Client {
         client
     }
 
-    /// Refuses response bodies larger than `limit` bytes with
-    /// [`ErrorKind::ResponseTooLarge`](crate::ErrorKind::ResponseTooLarge). Default:
-    /// [`DEFAULT_MAX_RESPONSE_BYTES`].
+    /// Refuses success bodies larger than `limit` bytes with
+    /// [`ErrorKind::ResponseTooLarge`](crate::ErrorKind::ResponseTooLarge), reading no more than
+    /// `limit` of them. An error status with a larger body keeps its status, without Kinde's
+    /// codes. Default: [`DEFAULT_MAX_RESPONSE_BYTES`].
     pub fn max_response_bytes(mut self, limit: usize) -> Self {
         self.max_response_bytes = limit;
         self
