@@ -1,0 +1,390 @@
+//! The path of every RPC through the core: [`Gateway::unary`] and [`Gateway::server_stream`].
+//!
+//! 1. correlation: the caller's `x-request-id` (validated) or a new one, returned in the
+//!    response metadata and sent upstream on every attempt; the deadline from `grpc-timeout`;
+//! 2. authentication: an API key (`authorization: Bearer <key>`) or a client certificate;
+//! 3. authorization against the caller's allow-list, then the caller's quota;
+//! 4. the handler, with the caller's profile's client carrying the request id and deadline;
+//! 5. one audit line, and errors through [`to_status`](crate::status).
+//!
+//! Steps 2 and 3 reject before any upstream call. Nothing of the caller's metadata but the
+//! request id and the deadline goes upstream; in particular its `authorization` never does.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use kinde_management::Client;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::{Instant, Sleep};
+use tonic::Code;
+use tower_http::request_id::RequestId;
+use tower_m2m::timeout::Deadline;
+use tracing::Instrument;
+
+use crate::Gateway;
+use crate::audit::{AuditRecord, Observed, millis, now_rfc3339};
+use crate::call::{CallError, ItemStream, Rpc};
+use crate::caller::Caller;
+use crate::correlation::{self, REQUEST_ID};
+use crate::status::{Failure, to_status};
+
+/// A call admitted past authentication, authorization and the quota.
+struct Admitted {
+    client: Client,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// What the core knows of a call from its start to its audit line.
+struct CallRecord {
+    gateway: Gateway,
+    rpc: &'static Rpc,
+    request_id: RequestId,
+    started: std::time::Instant,
+    timeout: Option<Duration>,
+    caller: Option<Arc<str>>,
+    observed: Observed,
+}
+
+impl CallRecord {
+    fn start<T>(gateway: &Gateway, rpc: &'static Rpc, request: &tonic::Request<T>) -> Self {
+        Self {
+            gateway: gateway.clone(),
+            rpc,
+            request_id: correlation::request_id(request.metadata()),
+            started: std::time::Instant::now(),
+            timeout: correlation::timeout(request.metadata()),
+            caller: None,
+            observed: Observed::new(rpc.operation.path),
+        }
+    }
+
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "grpc.server",
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = self.rpc.service,
+            rpc.method = self.rpc.method,
+            request_id = %self.request_id.header_value().to_str().unwrap_or(""),
+            caller = tracing::field::Empty,
+            rpc.grpc.status_code = tracing::field::Empty,
+        )
+    }
+
+    /// Authenticates, authorizes and takes a quota permit.
+    fn admit<T>(&mut self, request: &tonic::Request<T>) -> Result<Admitted, Failure> {
+        let gateway = self.gateway.clone();
+        let caller = authenticate(&gateway, request).ok_or(Failure::Unauthenticated)?;
+        self.caller = Some(caller.shared_name());
+        tracing::Span::current().record("caller", caller.name());
+
+        if !caller.is_allowed(&self.rpc.name()) {
+            return Err(Failure::NotAllowed);
+        }
+        let permit = match caller.quota() {
+            Some(quota) => Some(
+                quota
+                    .clone()
+                    .try_acquire_owned()
+                    .map_err(|_| Failure::QuotaExceeded)?,
+            ),
+            None => None,
+        };
+        let profile = gateway
+            .inner
+            .profiles
+            .get(caller.profile())
+            .expect("the builder checked every caller's profile");
+
+        let mut client = profile
+            .client()
+            .with_extension(self.request_id.clone())
+            .with_extension(self.observed.clone());
+        if let Some(timeout) = self.timeout {
+            client = client.with_extension(Deadline::after(timeout));
+        }
+        Ok(Admitted {
+            client,
+            _permit: permit,
+        })
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.timeout.map(|timeout| Instant::now() + timeout)
+    }
+
+    /// The status for `failure`, carrying the request id.
+    fn status(&self, failure: &Failure) -> tonic::Status {
+        let mut status = to_status(failure, self.rpc.operation);
+        if let Some(value) = correlation::request_id_value(&self.request_id) {
+            status.metadata_mut().insert(REQUEST_ID, value);
+        }
+        status
+    }
+
+    fn respond<T>(&self, message: T) -> tonic::Response<T> {
+        let mut response = tonic::Response::new(message);
+        if let Some(value) = correlation::request_id_value(&self.request_id) {
+            response.metadata_mut().insert(REQUEST_ID, value);
+        }
+        response
+    }
+
+    /// Writes the audit line.
+    fn finish(&self, code: Code, items: Option<u64>) {
+        tracing::Span::current().record("rpc.grpc.status_code", code as i32);
+        let rpc = self.rpc.name();
+        self.gateway.inner.audit.write(&AuditRecord {
+            timestamp: now_rfc3339(),
+            caller: self.caller.as_deref(),
+            rpc,
+            operation: self.rpc.operation.id,
+            targets: self.observed.targets(),
+            status: code_name(code),
+            attempts: self.observed.attempts(),
+            duration_ms: millis(self.started.elapsed()),
+            request_id: self.request_id.header_value().to_str().unwrap_or(""),
+            items,
+        });
+    }
+}
+
+impl Gateway {
+    /// Serves one unary RPC: see the [module docs](self). `handler` converts the message, calls
+    /// the typed client it is given and converts the answer.
+    #[allow(dead_code, reason = "called by the generated services")]
+    pub(crate) async fn unary<Req, Resp, F, Fut>(
+        &self,
+        rpc: &'static Rpc,
+        request: tonic::Request<Req>,
+        handler: F,
+    ) -> Result<tonic::Response<Resp>, tonic::Status>
+    where
+        Req: Send,
+        Resp: Send,
+        F: FnOnce(Client, Req) -> Fut + Send,
+        Fut: Future<Output = Result<Resp, CallError>> + Send,
+    {
+        let mut record = CallRecord::start(self, rpc, &request);
+        let span = record.span();
+        async move {
+            let outcome = match record.admit(&request) {
+                Ok(admitted) => {
+                    let deadline = record.deadline();
+                    let call = handler(admitted.client, request.into_inner());
+                    let result = match deadline {
+                        Some(deadline) => match tokio::time::timeout_at(deadline, call).await {
+                            Ok(result) => result.map_err(Failure::Call),
+                            Err(_elapsed) => Err(Failure::Deadline),
+                        },
+                        None => call.await.map_err(Failure::Call),
+                    };
+                    drop(admitted._permit);
+                    result
+                }
+                Err(failure) => Err(failure),
+            };
+
+            match outcome {
+                Ok(message) => {
+                    record.finish(Code::Ok, None);
+                    Ok(record.respond(message))
+                }
+                Err(failure) => {
+                    let status = record.status(&failure);
+                    record.finish(status.code(), None);
+                    Err(status)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Serves one server-streaming RPC: see the [module docs](self). `handler` returns the
+    /// client's item stream, which is pulled only as fast as the gRPC caller reads; the first
+    /// item error ends the stream with its status. The audit line is written when the stream
+    /// ends, fails or is dropped by the caller.
+    #[allow(dead_code, reason = "called by the generated services")]
+    pub(crate) async fn server_stream<Req, Item, S, F>(
+        &self,
+        rpc: &'static Rpc,
+        request: tonic::Request<Req>,
+        handler: F,
+    ) -> Result<tonic::Response<ItemStream<Item>>, tonic::Status>
+    where
+        Req: Send,
+        Item: Send + 'static,
+        S: Stream<Item = Result<Item, kinde_management::Error>> + Send + 'static,
+        F: FnOnce(Client, Req) -> Result<S, CallError> + Send,
+    {
+        let record = CallRecord::start(self, rpc, &request);
+        let span = record.span();
+        span.in_scope(|| open_stream(record, request, handler, span.clone()))
+    }
+}
+
+/// The synchronous part of [`Gateway::server_stream`], inside the call's span.
+fn open_stream<Req, Item, S, F>(
+    mut record: CallRecord,
+    request: tonic::Request<Req>,
+    handler: F,
+    span: tracing::Span,
+) -> Result<tonic::Response<ItemStream<Item>>, tonic::Status>
+where
+    Item: Send + 'static,
+    S: Stream<Item = Result<Item, kinde_management::Error>> + Send + 'static,
+    F: FnOnce(Client, Req) -> Result<S, CallError>,
+{
+    {
+        let admitted = match record.admit(&request) {
+            Ok(admitted) => admitted,
+            Err(failure) => {
+                let status = record.status(&failure);
+                record.finish(status.code(), None);
+                return Err(status);
+            }
+        };
+        let deadline = record.deadline();
+        let items = match handler(admitted.client.clone(), request.into_inner()) {
+            Ok(items) => items,
+            Err(error) => {
+                let status = record.status(&Failure::Call(error));
+                record.finish(status.code(), None);
+                return Err(status);
+            }
+        };
+
+        let response = record.respond(());
+        let stream = AuditedStream {
+            items: Box::pin(items),
+            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+            record: Some(record),
+            count: 0,
+            span,
+            _admitted: admitted,
+        };
+        let stream: ItemStream<Item> = Box::pin(stream);
+        Ok(response.map(|()| stream))
+    }
+}
+
+/// Who is calling: the caller whose API key is in `authorization`, else the caller mapped to
+/// the client certificate. A present but unknown key does not fall back to the certificate.
+fn authenticate<'g, T>(gateway: &'g Gateway, request: &tonic::Request<T>) -> Option<&'g Caller> {
+    let callers = &gateway.inner.callers;
+    if let Some(value) = request.metadata().get("authorization") {
+        let value = value.to_str().ok()?;
+        let (scheme, key) = value.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        return callers.by_api_key(key.trim());
+    }
+
+    let certificates = request.peer_certs()?;
+    let leaf = certificates.first()?;
+    let (_, certificate) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+    let subject = certificate.subject();
+    let common_name = subject
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok());
+    callers.by_certificate(&subject.to_string(), common_name)
+}
+
+/// The item stream of a server-streaming RPC, with its deadline and audit line.
+struct AuditedStream<Item> {
+    items: Pin<Box<dyn Stream<Item = Result<Item, kinde_management::Error>> + Send>>,
+    deadline: Option<Pin<Box<Sleep>>>,
+    /// Taken when the audit line is written.
+    record: Option<CallRecord>,
+    count: u64,
+    span: tracing::Span,
+    _admitted: Admitted,
+}
+
+impl<Item> AuditedStream<Item> {
+    fn end(&mut self, code: Code) {
+        if let Some(record) = self.record.take() {
+            let _entered = self.span.enter();
+            record.finish(code, Some(self.count));
+        }
+    }
+}
+
+impl<Item> Stream for AuditedStream<Item> {
+    type Item = Result<Item, tonic::Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let Some(record) = &this.record else {
+            return Poll::Ready(None);
+        };
+
+        match this.items.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(item))) => {
+                this.count += 1;
+                Poll::Ready(Some(Ok(item)))
+            }
+            Poll::Ready(Some(Err(error))) => {
+                let status = record.status(&Failure::Call(CallError::Kinde(error)));
+                this.end(status.code());
+                Poll::Ready(Some(Err(status)))
+            }
+            Poll::Ready(None) => {
+                this.end(Code::Ok);
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                let expired = this
+                    .deadline
+                    .as_mut()
+                    .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+                if !expired {
+                    return Poll::Pending;
+                }
+                let status = record.status(&Failure::Deadline);
+                this.end(status.code());
+                Poll::Ready(Some(Err(status)))
+            }
+        }
+    }
+}
+
+impl<Item> Drop for AuditedStream<Item> {
+    fn drop(&mut self) {
+        // The caller went away before the end.
+        self.end(Code::Cancelled);
+    }
+}
+
+/// The canonical name of a gRPC status code, as the audit log writes it.
+pub(crate) fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,45 @@
+//! A gRPC gateway to Kinde's Management API.
+//!
+//! Services in any language call the gateway over gRPC (the contract is
+//! `proto/kinde/management/v1/`); the gateway authenticates each caller, checks the RPC against
+//! the caller's allow-list, and calls Kinde with the caller's own credential profile through
+//! the `tower-m2m` stack. Kinde credentials and tokens never leave the gateway.
+//!
+//! - [`Gateway`]: callers, credential profiles and the audit log; the core every RPC goes
+//!   through ([`dispatch`](crate::dispatch) describes the path of a call);
+//! - [`caller`]: API key hashes, client certificate subjects and allow-lists;
+//! - [`status`]: the one mapping from failures to `tonic::Status` with `google.rpc` details;
+//! - [`audit`]: one JSON line per call;
+//! - [`config`]: the TOML configuration with `KINDE_GATEWAY_*` overrides;
+//! - [`server`]: the tonic server with health, reflection, TLS and graceful shutdown;
+//! - [`pb`]: the compiled contract.
+//!
+//! # RPCs whose responses carry secrets
+//!
+//! Keep these off the allow-lists of callers that do not need them: their responses contain
+//! an application's client secret, an API key, a connected app's token or environment variable
+//! values. The messages are listed in [`kinde_api::PROTO_SECRET_MESSAGES`]; their `Debug`
+//! output is redacted. They are the responses of `ApplicationsService/CreateApplication`,
+//! `ApplicationsService/GetApplication`, `ApiKeysService/CreateApiKey` and `RotateApiKey`,
+//! `ConnectedAppsService/GetConnectedAppToken`, and the environment variable RPCs; requests
+//! carrying secrets are `UsersService/SetUserPassword`, `VerifyApiKey` and the connection
+//! create/replace/update RPCs.
+
+pub mod audit;
+pub mod call;
+pub mod caller;
+pub mod config;
+pub mod correlation;
+pub mod dispatch;
+pub mod pb;
+pub mod server;
+pub mod status;
+
+#[cfg(feature = "emulator")]
+pub mod demo;
+
+mod gateway;
+mod tap;
+
+pub use audit::AuditLog;
+pub use gateway::{Gateway, GatewayBuilder, GatewayError, Profile};
