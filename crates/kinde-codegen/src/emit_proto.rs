@@ -17,6 +17,10 @@ use crate::operations::{Location, Operation, PageStyle};
 
 /// The proto package of the contract.
 pub(crate) const PACKAGE: &str = "kinde.management.v1";
+/// The request parameters that pagination replaces with `page_size` and `page_token`.
+pub(crate) const PAGINATION_PARAM_NAMES: [&str; 4] = PAGINATION_PARAMS;
+/// The response fields that pagination replaces with `next_page_token`.
+pub(crate) const PAGINATION_RESULT_NAMES: [&str; 2] = PAGINATION_RESULTS;
 /// Where the contract lives, relative to the repository root.
 pub(crate) const DIR: &str = "proto/kinde/management/v1";
 
@@ -44,11 +48,16 @@ pub(crate) struct Contract {
     pub(crate) files: Vec<ProtoFile>,
     /// Fully qualified names of messages with a secret field.
     pub(crate) secret_messages: Vec<String>,
+    /// `(model, message)` for every model written to `types.proto` as a shared message.
+    pub(crate) shared_models: Vec<(String, String)>,
 }
 
 /// The gRPC service name for a spec tag: `API Keys` -> `ApiKeysService`.
 pub(crate) fn service_name(tag: &str) -> String {
-    format!("{}Service", tag.to_upper_camel_case())
+    format!(
+        "{}Service",
+        crate::operations::plain_words(tag).to_upper_camel_case()
+    )
 }
 
 /// The proto field name for a JSON property name.
@@ -72,7 +81,10 @@ pub(crate) fn contract(registry: &Registry, operations: &[Operation]) -> Result<
     for tag in tag_order {
         let text = writer.service_file(tag, &services[tag])?;
         files.push(ProtoFile {
-            name: format!("{}.proto", tag.to_snake_case()),
+            name: format!(
+                "{}.proto",
+                crate::operations::plain_words(tag).to_snake_case()
+            ),
             text,
         });
     }
@@ -81,11 +93,18 @@ pub(crate) fn contract(registry: &Registry, operations: &[Operation]) -> Result<
         text: writer.types_file()?,
     });
     files.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut secret_messages: Vec<String> = writer.secret_messages.into_iter().collect();
+    let mut secret_messages: Vec<String> = writer.secret_messages.iter().cloned().collect();
     secret_messages.sort();
+    let shared_models = writer
+        .needed
+        .iter()
+        .filter(|model| *model != "StringList")
+        .map(|model| (model.clone(), writer.message_name(model)))
+        .collect();
     Ok(Contract {
         files,
         secret_messages,
+        shared_models,
     })
 }
 
@@ -563,7 +582,7 @@ fn backticked(values: &[String]) -> String {
 }
 
 /// The field name for one item of a list field: `users` -> `user`.
-fn singular_field(list: &str) -> String {
+pub(crate) fn singular_field(list: &str) -> String {
     if let Some(stem) = list.strip_suffix("ies") {
         format!("{stem}y")
     } else if let Some(stem) = list.strip_suffix('s').filter(|s| !s.ends_with('s')) {

@@ -128,6 +128,15 @@ fn all_with(spec: &Spec, overrides_yaml: &str) -> Result<Files> {
         ROUNDTRIP_TEST.to_owned(),
         emit_rust::roundtrip_test(&response_types),
     );
+    let gateway = crate::emit_gateway::files(
+        &registry,
+        &operations,
+        &contract.shared_models,
+        &request_models,
+    )?;
+    for (path, text) in gateway {
+        files.insert(path, text);
+    }
     for (path, text) in crate::emit_client::files(&registry, &operations)? {
         files.insert(path, text);
     }

@@ -14,6 +14,7 @@
 //! is committed (or is missing, or is left over from an earlier run).
 
 mod emit_client;
+mod emit_gateway;
 mod emit_proto;
 mod emit_rust;
 mod error;

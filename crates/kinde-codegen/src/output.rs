@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::generate::{API_GENERATED_DIR, EXAMPLES_DIR, Files};
 
 /// Directories the generator owns entirely: a file there that it did not generate is stale.
-const OWNED_DIRS: [(&str, &str); 4] = [
+const OWNED_DIRS: [(&str, &str); 5] = [
+    (crate::emit_gateway::GATEWAY_GENERATED_DIR, "rs"),
     (API_GENERATED_DIR, "rs"),
     (crate::emit_client::CLIENT_GENERATED_DIR, "rs"),
     (EXAMPLES_DIR, "json"),

@@ -39,6 +39,8 @@ pub mod status;
 pub mod demo;
 
 mod gateway;
+mod generated;
+mod json;
 mod tap;
 
 pub use audit::AuditLog;
