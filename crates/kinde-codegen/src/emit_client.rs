@@ -374,6 +374,10 @@ fn stream_method(
             writeln!(out, "            let client = client.clone();")?;
             writeln!(out, "            let mut params = params.clone();")?;
             writeln!(out, "            params.starting_after = cursor;")?;
+            if page.ending_before {
+                // The walk goes forward; Kinde refuses both cursors at once.
+                writeln!(out, "            params.ending_before = None;")?;
+            }
             writeln!(out, "            async move {{")?;
             writeln!(
                 out,

@@ -378,6 +378,15 @@ impl<'a> Writer<'a> {
         if field.required {
             comment.push_str(", required");
         }
+        if what == "body field" && !field.required {
+            if matches!(field.ty, Ty::Array(_) | Ty::Map(_)) {
+                comment.push_str("; left empty, it is not sent");
+            } else if field.nullable {
+                comment.push_str(
+                    "; unset, it is not sent (Kinde's null cannot be sent through the gateway)",
+                );
+            }
+        }
         if field.secret {
             comment.push_str("; holds a secret");
             self.secret_messages.insert(format!("{PACKAGE}.{message}"));

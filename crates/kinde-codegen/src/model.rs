@@ -181,6 +181,26 @@ impl Registry {
     /// Marks the fields named by the overrides file as secrets. Every rule must match at least
     /// one field.
     pub(crate) fn mark_secrets(&mut self, rules: &[SecretRule]) -> Result<()> {
+        let mut unlisted = Vec::new();
+        for model in &self.models {
+            for field in model.fields() {
+                let named = ["secret", "password", "private_key"]
+                    .iter()
+                    .any(|word| field.name.contains(word));
+                let listed = rules.iter().any(|rule| {
+                    rule.field == field.name && (rule.model == "*" || rule.model == model.name)
+                });
+                if named && matches!(field.ty, Ty::String(_)) && !listed {
+                    unlisted.push(format!("{}.{}", model.name, field.name));
+                }
+            }
+        }
+        if !unlisted.is_empty() {
+            bail!(
+                "fields named like secrets are not in overrides.yaml: {}",
+                unlisted.join(", ")
+            );
+        }
         for rule in rules {
             let mut matched = false;
             for model in &mut self.models {

@@ -52,11 +52,16 @@ impl OperationRequest {
         self.operation
     }
 
-    /// Sets a path parameter. An empty value is refused, since it would change which route
-    /// Kinde matches.
+    /// Sets a path parameter. An empty value, `.` or `..` is refused: each would change which
+    /// route Kinde matches (HTTP clients resolve dot segments before sending, so
+    /// `applications/../connections/x` would reach a different operation).
     pub(crate) fn path(&mut self, name: &'static str, value: &str) {
         if value.is_empty() {
             self.refuse(format!("path parameter `{name}` is empty"));
+            return;
+        }
+        if value == "." || value == ".." {
+            self.refuse(format!("path parameter `{name}` may not be `.` or `..`"));
             return;
         }
         self.path.push((name, value.to_owned()));
@@ -116,7 +121,10 @@ impl OperationRequest {
         let op = self.operation;
         for param in op.required_params() {
             let given = self.path.iter().any(|(name, _)| *name == param.name)
-                || self.query.iter().any(|(name, _)| name == param.name);
+                || self
+                    .query
+                    .iter()
+                    .any(|(name, value)| name == param.name && !value.is_empty());
             if !given {
                 let message = format!("required parameter `{}` is missing", param.name);
                 return Err(Error::invalid_parameter(op, message));

@@ -14,6 +14,7 @@ pub static PROTO_SECRET_MESSAGES: &[&str] = &[
     "kinde.management.v1.CreateApplicationResponseApplication",
     "kinde.management.v1.CreateConnectionRequestOptions",
     "kinde.management.v1.CreateEnvironmentVariableRequest",
+    "kinde.management.v1.Directory",
     "kinde.management.v1.EnvironmentVariable",
     "kinde.management.v1.GetApplicationResponseApplication",
     "kinde.management.v1.GetConnectedAppTokenResponse",

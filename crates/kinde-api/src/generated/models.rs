@@ -3493,9 +3493,9 @@ pub struct Directory {
     /// `directory_endpoint_id`: string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory_endpoint_id: Option<String>,
-    /// `secret_token`: string.
+    /// `secret_token`: string; a secret, redacted from `Debug`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_token: Option<String>,
+    pub secret_token: Option<Redacted<String>>,
     /// `status`: one of `Pending`, `Validating`, `Active`, `Inactive`, `Error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<DirectoryStatus>,

@@ -560,7 +560,7 @@ impl From<models::Directory> for pb::Directory {
             id: value.id,
             directory_name: value.directory_name,
             directory_endpoint_id: value.directory_endpoint_id,
-            secret_token: value.secret_token,
+            secret_token: value.secret_token.map(|v| v.into_inner()),
             status: value.status.map(|v| v.as_str().to_owned()),
             organization_code: value.organization_code,
             enterprise_connection_id: value.enterprise_connection_id,
@@ -579,7 +579,7 @@ impl From<pb::Directory> for models::Directory {
             id: value.id,
             directory_name: value.directory_name,
             directory_endpoint_id: value.directory_endpoint_id,
-            secret_token: value.secret_token,
+            secret_token: value.secret_token.map(kinde_api::Redacted::new),
             status: value
                 .status
                 .map(|v| models::DirectoryStatus::from(v.as_str())),

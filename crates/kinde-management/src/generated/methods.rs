@@ -585,6 +585,7 @@ impl Client {
                 let client = client.clone();
                 let mut params = params.clone();
                 params.starting_after = cursor;
+                params.ending_before = None;
                 async move {
                     let page = client.get_application_access_roles(&params).await?;
                     Ok((page.roles.unwrap_or_default(), page.has_more))
@@ -736,6 +737,7 @@ impl Client {
                 let client = client.clone();
                 let mut params = params.clone();
                 params.starting_after = cursor;
+                params.ending_before = None;
                 async move {
                     let page = client.get_billing_entitlements(&params).await?;
                     Ok((page.entitlements.unwrap_or_default(), page.has_more))
@@ -786,6 +788,7 @@ impl Client {
                 let client = client.clone();
                 let mut params = params.clone();
                 params.starting_after = cursor;
+                params.ending_before = None;
                 async move {
                     let page = client.get_billing_agreements(&params).await?;
                     Ok((page.agreements.unwrap_or_default(), page.has_more))
@@ -1142,6 +1145,7 @@ impl Client {
                 let client = client.clone();
                 let mut params = params.clone();
                 params.starting_after = cursor;
+                params.ending_before = None;
                 async move {
                     let page = client.get_connections(&params).await?;
                     Ok((page.connections.unwrap_or_default(), page.has_more))
@@ -2895,6 +2899,7 @@ impl Client {
                 let client = client.clone();
                 let mut params = params.clone();
                 params.starting_after = cursor;
+                params.ending_before = None;
                 async move {
                     let page = client.get_properties(&params).await?;
                     Ok((page.properties.unwrap_or_default(), page.has_more))
@@ -2997,6 +3002,7 @@ impl Client {
                 let client = client.clone();
                 let mut params = params.clone();
                 params.starting_after = cursor;
+                params.ending_before = None;
                 async move {
                     let page = client.get_categories(&params).await?;
                     Ok((page.categories.unwrap_or_default(), page.has_more))
@@ -3442,6 +3448,7 @@ impl Client {
                 let client = client.clone();
                 let mut params = params.clone();
                 params.starting_after = cursor;
+                params.ending_before = None;
                 async move {
                     let page = client.search_users(&params).await?;
                     Ok((page.results.unwrap_or_default(), None))
@@ -3845,6 +3852,7 @@ impl Client {
                 let client = client.clone();
                 let mut params = params.clone();
                 params.starting_after = cursor;
+                params.ending_before = None;
                 async move {
                     let page = client.get_user_identities(&params).await?;
                     Ok((page.identities.unwrap_or_default(), page.has_more))
