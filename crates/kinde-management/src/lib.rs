@@ -60,9 +60,11 @@
 //!     page_size: Some(10),
 //!     ..Default::default()
 //! });
+//! let mut seen = Vec::new();
 //! while let Some(user) = users.try_next().await? {
-//!     assert_eq!(user.id, created.id);
+//!     seen.push(user.id);
 //! }
+//! assert_eq!(seen, [created.id]);
 //! # Ok(())
 //! # }
 //! ```
