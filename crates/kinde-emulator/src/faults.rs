@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::error::{ApiError, raw_json_response};
+use crate::record::RecordInfo;
 use crate::routes::match_route;
 
 /// The faults and limits in force. All off by default.
@@ -244,7 +245,12 @@ pub(crate) async fn inject(
     let response = next.run(request).await;
 
     if plan.close_after {
-        return closed();
+        // The request was processed: keep what the handler told the log (operation, caller).
+        let mut closed = closed();
+        if let Some(info) = response.extensions().get::<RecordInfo>() {
+            closed.extensions_mut().insert(info.clone());
+        }
+        return closed;
     }
     match plan.token_body {
         Some(TokenBody::Empty) if response.status().is_success() => {

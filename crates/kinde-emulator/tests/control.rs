@@ -333,6 +333,39 @@ async fn closed_connections_happen_before_or_after_the_state_changes() {
 }
 
 #[tokio::test]
+async fn a_request_closed_after_processing_is_still_counted_under_its_operation() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+    set_faults(
+        &emulator,
+        json!({"target": {"operation": "createUser"}, "close_after_ratio": 1.0}),
+    )
+    .await;
+    let create = json!({"profile": {"given_name": "Ada"}});
+    let outcome = try_call(
+        &emulator,
+        Method::POST,
+        "/api/v1/user",
+        &token,
+        Some(create),
+    )
+    .await;
+    assert!(outcome.is_err());
+
+    let stats = control(&emulator, Method::GET, "/_emulator/stats", None).await;
+    assert_eq!(stats["by_operation"]["createUser"], 1, "{stats}");
+    let requests = control(&emulator, Method::GET, "/_emulator/requests", None).await;
+    let closed = requests
+        .as_array()
+        .expect("a list")
+        .last()
+        .expect("a request");
+    assert_eq!(closed["connection_closed"], true);
+    assert_eq!(closed["operation_id"], "createUser");
+    assert_eq!(closed["client_id"], DEMO_CLIENT_ID);
+}
+
+#[tokio::test]
 async fn the_token_endpoint_can_be_down_or_answer_garbage() {
     let emulator = Emulator::builder().build_service();
     let form = token_form(&emulator, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
