@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use http::StatusCode;
-use kinde_emulator::{EmulatorService, FaultTarget, Faults};
+use kinde_emulator::{EmulatorService, FaultTarget, Faults, Latency};
 use tests::{Control, Recorded, SECRET, demo_credentials, get, in_memory};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
@@ -173,4 +173,74 @@ async fn a_full_outage_costs_at_most_the_retry_budget_and_retries_resume_after_i
     assert_eq!(last_call.len(), 2, "one failure, one retry");
     assert!(last_call[0].status >= 500);
     assert_eq!(last_call[1].status, 200);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_dropped_while_half_open_gives_its_permit_back() {
+    let emulator = in_memory().build_service();
+    let control = Control::in_memory(&emulator);
+    let breaker = BreakerConfig::default()
+        .minimum_calls(2)
+        .open_duration(Duration::from_secs(1))
+        .half_open_probes(1);
+    let kinde = Upstream::builder("kinde")
+        .rate_limit(generous_rate_limit())
+        .breaker(breaker)
+        .build()
+        .unwrap();
+    let source = TokenSource::new(
+        demo_credentials(emulator.base_url(), SECRET),
+        emulator.clone(),
+    );
+    let client: M2mService<ReplayBody, axum::body::Body> = M2mStack::builder(kinde.clone())
+        .max_attempts(1)
+        .token_source(source)
+        .service(emulator.clone());
+    let base = emulator.base_url().to_owned();
+
+    control
+        .set_faults(&api_faults(Faults {
+            error_ratio: 1.0,
+            ..Faults::default()
+        }))
+        .await;
+    for _ in 0..2 {
+        let response = client.clone().oneshot(get(&base, USERS)).await.unwrap();
+        assert!(response.status().is_server_error());
+    }
+    assert_eq!(kinde.breaker().state(), CircuitState::Open);
+
+    // After the open period the one probe hangs, and its caller gives up.
+    control
+        .set_faults(&api_faults(Faults {
+            latency: Some(Latency {
+                min_ms: 60_000,
+                max_ms: 60_000,
+            }),
+            ..Faults::default()
+        }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let probe = client.clone().oneshot(get(&base, USERS));
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), probe).await;
+    assert!(gave_up.is_err());
+    assert_eq!(kinde.breaker().state(), CircuitState::HalfOpen);
+
+    // The permit came back: the next caller is the probe, and closes the circuit.
+    control.clear_faults().await;
+    let response = client.clone().oneshot(get(&base, USERS)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(kinde.breaker().state(), CircuitState::Closed);
+    let statuses: Vec<u16> = control
+        .api_requests()
+        .await
+        .iter()
+        .map(|request| request.status)
+        .collect();
+    assert_eq!(
+        statuses.len(),
+        3,
+        "the dropped probe never completed: {statuses:?}"
+    );
+    assert_eq!(statuses[2], 200);
 }
