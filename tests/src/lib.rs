@@ -20,8 +20,7 @@ use tower_m2m::ReplayBody;
 use tower_m2m::token::ClientCredentials;
 
 /// The base URL of in-memory emulators here: a loopback name, because tower-m2m refuses to send
-/// a client secret over plain `http` to anything else, and the emulator's own default
-/// (`http://kinde-emulator.localhost`) is not one it recognises.
+/// a client secret over plain `http` to anything else (the emulator's default is the same).
 pub const IN_MEMORY_BASE_URL: &str = "http://localhost";
 
 /// An emulator builder for an in-memory emulator at [`IN_MEMORY_BASE_URL`].

@@ -28,8 +28,10 @@ pub const DEFAULT_PAGE_SIZE_LIMIT: u32 = 500;
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The base URL of an in-memory service unless configured. It is never resolved: requests go
-/// straight to the service, so only the issuer and audience it names matter.
-pub const DEFAULT_IN_MEMORY_BASE_URL: &str = "http://kinde-emulator.localhost";
+/// straight to the service, so only the issuer and audience it names matter. It is a loopback
+/// name because clients (tower-m2m among them) refuse to send a client secret over plain `http`
+/// to anything else.
+pub const DEFAULT_IN_MEMORY_BASE_URL: &str = "http://localhost";
 
 /// Configures an emulator. Made by [`Emulator::builder`].
 ///

@@ -83,7 +83,7 @@
 //!             .scopes(["read:users", "read:organizations"]),
 //!     )
 //!     .build_service();
-//! assert_eq!(emulator.token_url(), "http://kinde-emulator.localhost/oauth2/token");
+//! assert_eq!(emulator.token_url(), "http://localhost/oauth2/token");
 //! ```
 //!
 //! # Notes
