@@ -4,7 +4,9 @@
 //! - `kinde.management.v1.rs`: the messages, the service traits and the clients;
 //! - `kinde_management_v1_descriptor.bin`: the encoded file descriptor set, for reflection;
 //! - `secret_debug.rs`: a redacting `Debug` impl for every message that carries a secret
-//!   (`kinde_api::PROTO_SECRET_MESSAGES`), whose derived `Debug` is skipped.
+//!   (`kinde_api::PROTO_SECRET_MESSAGES`), whose derived `Debug` is skipped;
+//! - `kinde_routes.rs`: the expression that adds every service of the contract to `routes`,
+//!   each served by a clone of `gateway`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -36,6 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .include_source_info(true)
         .open_files(&files)?
         .file_descriptor_set();
+    std::fs::write(out_dir.join("kinde_routes.rs"), routes(&descriptors)?)?;
     std::fs::write(
         out_dir.join("kinde_management_v1_descriptor.bin"),
         descriptors.encode_to_vec(),
@@ -72,4 +75,33 @@ fn secret_debug_impls() -> Result<String, std::fmt::Error> {
         )?;
     }
     Ok(code)
+}
+
+/// `routes.add_service(pb::x_service_server::XServiceServer::new(gateway.clone()))...` for
+/// every service of the package, named as tonic-build names the server modules.
+fn routes(descriptors: &prost_types::FileDescriptorSet) -> Result<String, std::fmt::Error> {
+    let mut code = String::from("routes");
+    for file in descriptors.file.iter().filter(|f| f.package() == PACKAGE) {
+        for service in &file.service {
+            let name = service.name();
+            let module = format!("{}_server", snake_case(name));
+            write!(
+                code,
+                "\n    .add_service(crate::pb::{module}::{name}Server::new(gateway.clone()))"
+            )?;
+        }
+    }
+    Ok(code)
+}
+
+/// tonic-build's module naming: lowercase, with `_` before every uppercase letter but the first.
+fn snake_case(name: &str) -> String {
+    let mut snake = String::new();
+    for (index, c) in name.chars().enumerate() {
+        if index > 0 && c.is_uppercase() {
+            snake.push('_');
+        }
+        snake.push(c.to_ascii_lowercase());
+    }
+    snake
 }

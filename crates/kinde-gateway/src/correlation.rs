@@ -1,9 +1,12 @@
-//! What the gateway takes from a call's metadata besides the caller: the request id and the
-//! deadline.
+//! What the gateway takes from a call's metadata besides the caller: the request id, the
+//! caller's trace context and the deadline.
 
 use std::time::Duration;
 
 use http::HeaderValue;
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tower_http::request_id::RequestId;
 use tower_m2m::correlation::{is_valid_request_id, new_request_id};
@@ -31,6 +34,33 @@ pub(crate) fn request_id(metadata: &MetadataMap) -> RequestId {
 /// The request id as metadata for the response.
 pub(crate) fn request_id_value(id: &RequestId) -> Option<MetadataValue<tonic::metadata::Ascii>> {
     MetadataValue::try_from(id.header_value().as_bytes()).ok()
+}
+
+/// The caller's W3C trace context (`traceparent`, `tracestate`), if it sent a valid one. Passed
+/// to the client, every upstream attempt carries the caller's trace id.
+pub(crate) fn trace_context(metadata: &MetadataMap) -> Option<opentelemetry::Context> {
+    metadata.get("traceparent")?;
+    let context = TraceContextPropagator::new().extract(&MetadataExtractor(metadata));
+    context.span().span_context().is_valid().then_some(context)
+}
+
+/// Reads W3C trace headers from gRPC metadata.
+struct MetadataExtractor<'a>(&'a MetadataMap);
+
+impl Extractor for MetadataExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0
+            .keys()
+            .filter_map(|key| match key {
+                tonic::metadata::KeyRef::Ascii(key) => Some(key.as_str()),
+                tonic::metadata::KeyRef::Binary(_) => None,
+            })
+            .collect()
+    }
 }
 
 /// The time the caller allows, from `grpc-timeout` (`<digits><unit>`, at most 8 digits, unit
@@ -84,6 +114,18 @@ mod tests {
             assert_eq!(replaced.header_value().len(), 36, "a UUID");
         }
         assert_eq!(request_id(&MetadataMap::new()).header_value().len(), 36);
+    }
+
+    #[test]
+    fn a_valid_traceparent_is_continued_and_an_invalid_one_ignored() {
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let context = trace_context(&metadata("traceparent", parent)).unwrap();
+        assert_eq!(
+            context.span().span_context().trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert!(trace_context(&metadata("traceparent", "00-zz-00-01")).is_none());
+        assert!(trace_context(&MetadataMap::new()).is_none());
     }
 
     #[test]

@@ -6,10 +6,13 @@
 //! mode listens only on loopback.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 use kinde_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, StartError};
 use tower_m2m::kinde::KindeCredentials;
-use tower_m2m::stack::Upstream;
+use tower_m2m::ratelimit::RateLimitConfig;
+use tower_m2m::stack::{Upstream, UpstreamBuilder};
 
 use crate::caller::{Allowed, ApiKeyHash, Caller};
 use crate::{AuditLog, Gateway, Profile};
@@ -73,19 +76,53 @@ pub async fn start(listen: SocketAddr, audit: AuditLog) -> Result<(Emulator, Gat
     Ok((emulator, gateway))
 }
 
+/// The demo upstream's rate: 100 requests a second with bursts of 50. The emulator publishes no
+/// limits and answers in microseconds; Kinde's default pace (ten a second) would make a demo
+/// of 200 concurrent calls wait longer than the permit bound.
+pub const DEMO_REQUESTS_PER_SECOND: u32 = 100;
+
+/// The upstream of the demo profile: the stack's defaults but for the rate
+/// ([`DEMO_REQUESTS_PER_SECOND`]).
+pub fn upstream(base_url: &str) -> UpstreamBuilder {
+    let rate = RateLimitConfig::new(
+        NonZeroU32::new(DEMO_REQUESTS_PER_SECOND).expect("non-zero"),
+        Duration::from_secs(1),
+    )
+    .expect("a valid rate")
+    .burst(NonZeroU32::new(DEMO_REQUESTS_PER_SECOND / 2).expect("non-zero"));
+    Upstream::builder(base_url).rate_limit(rate)
+}
+
 /// A gateway for the emulator at `base_url` with the demo profile and caller.
 ///
 /// # Errors
 ///
 /// [`DemoError::Profile`] when `base_url` is not a valid URL.
 pub fn gateway(base_url: &str, audit: AuditLog) -> Result<Gateway, DemoError> {
+    let upstream = upstream(base_url)
+        .build()
+        .map_err(|e| DemoError::Profile(e.to_string()))?;
+    gateway_with(base_url, upstream, audit)
+}
+
+/// A gateway for the emulator at `base_url` with the demo profile calling through `upstream`,
+/// and the demo caller.
+///
+/// # Errors
+///
+/// [`DemoError::Profile`] when `base_url` is not a valid URL.
+pub fn gateway_with(
+    base_url: &str,
+    upstream: Upstream,
+    audit: AuditLog,
+) -> Result<Gateway, DemoError> {
     let credentials = KindeCredentials::new()
         .domain(base_url)
         .client_id(DEMO_CLIENT_ID)
         .client_secret(DEMO_CLIENT_SECRET)
         .build()
         .map_err(|e| DemoError::Profile(e.to_string()))?;
-    let profile = Profile::kinde(base_url, credentials, Upstream::new(base_url))
+    let profile = Profile::kinde(base_url, credentials, upstream)
         .map_err(|e| DemoError::Profile(e.to_string()))?;
     let caller = Caller::new(DEMO_CALLER, DEMO_PROFILE)
         .api_key_hash(ApiKeyHash::of_key(DEMO_API_KEY))

@@ -1,14 +1,15 @@
 //! The path of every RPC through the core: [`Gateway::unary`] and [`Gateway::server_stream`].
 //!
 //! 1. correlation: the caller's `x-request-id` (validated) or a new one, returned in the
-//!    response metadata and sent upstream on every attempt; the deadline from `grpc-timeout`;
+//!    response metadata and sent upstream on every attempt; the caller's `traceparent`,
+//!    continued upstream; the deadline from `grpc-timeout`;
 //! 2. authentication: an API key (`authorization: Bearer <key>`) or a client certificate;
 //! 3. authorization against the caller's allow-list, then the caller's quota;
 //! 4. the handler, with the caller's profile's client carrying the request id and deadline;
 //! 5. one audit line, and errors through [`to_status`](crate::status).
 //!
 //! Steps 2 and 3 reject before any upstream call. Nothing of the caller's metadata but the
-//! request id and the deadline goes upstream; in particular its `authorization` never does.
+//! request id, the trace context and the deadline goes upstream; in particular its `authorization` never does.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,6 +46,7 @@ struct CallRecord {
     request_id: RequestId,
     started: std::time::Instant,
     timeout: Option<Duration>,
+    trace: Option<opentelemetry::Context>,
     caller: Option<Arc<str>>,
     observed: Observed,
 }
@@ -57,6 +59,7 @@ impl CallRecord {
             request_id: correlation::request_id(request.metadata()),
             started: std::time::Instant::now(),
             timeout: correlation::timeout(request.metadata()),
+            trace: correlation::trace_context(request.metadata()),
             caller: None,
             observed: Observed::new(rpc.operation.path),
         }
@@ -107,6 +110,9 @@ impl CallRecord {
         if let Some(timeout) = self.timeout {
             client = client.with_extension(Deadline::after(timeout));
         }
+        if let Some(trace) = &self.trace {
+            client = client.with_extension(trace.clone());
+        }
         Ok(Admitted {
             client,
             _permit: permit,
@@ -156,7 +162,6 @@ impl CallRecord {
 impl Gateway {
     /// Serves one unary RPC: see the [module docs](self). `handler` converts the message, calls
     /// the typed client it is given and converts the answer.
-    #[allow(dead_code, reason = "called by the generated services")]
     pub(crate) async fn unary<Req, Resp, F, Fut>(
         &self,
         rpc: &'static Rpc,
@@ -209,7 +214,6 @@ impl Gateway {
     /// client's item stream, which is pulled only as fast as the gRPC caller reads; the first
     /// item error ends the stream with its status. The audit line is written when the stream
     /// ends, fails or is dropped by the caller.
-    #[allow(dead_code, reason = "called by the generated services")]
     pub(crate) async fn server_stream<Req, Item, S, F>(
         &self,
         rpc: &'static Rpc,

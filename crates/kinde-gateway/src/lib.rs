@@ -41,6 +41,7 @@ pub mod demo;
 mod gateway;
 mod generated;
 mod json;
+mod routes;
 mod tap;
 
 pub use audit::AuditLog;

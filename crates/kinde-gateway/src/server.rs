@@ -76,14 +76,16 @@ pub async fn serve(
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| ServeError(format!("reflection: {e}")))?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| ServeError(format!("reflection: {e}")))?;
 
-    let routes = kinde_routes(&gateway, Routes::new(health))
+    let routes = crate::routes::kinde(&gateway, Routes::new(health))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
@@ -130,12 +132,6 @@ async fn drain_bound(draining: tokio::sync::oneshot::Receiver<()>, drain: Durati
         std::future::pending::<()>().await;
     }
     tokio::time::sleep(drain).await;
-}
-
-/// The Kinde services of the contract, added to `routes`.
-fn kinde_routes(_gateway: &Gateway, routes: Routes) -> Routes {
-    // TODO: add the generated services once `src/generated/` lands.
-    routes
 }
 
 /// Keeps each profile's health in step with its upstream's breaker.

@@ -1,0 +1,226 @@
+//! The `kinde-gateway` binary as an operator runs it: `--emulator`, SIGTERM, `check-config`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{pb, with_key};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tonic::transport::Channel;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_kinde-gateway");
+
+fn temp_path(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::env::temp_dir().join(format!(
+        "kinde-gateway-{}-{nanos}-{name}",
+        std::process::id()
+    ))
+}
+
+/// The three lines `--emulator` prints, in order.
+struct Started {
+    child: Child,
+    logs: tokio::task::JoinHandle<String>,
+    base_url: String,
+    key: String,
+    address: String,
+}
+
+async fn start_emulator_mode(audit: &std::path::Path) -> Started {
+    let mut child = Command::new(BINARY)
+        .args(["--emulator", "--listen", "127.0.0.1:0", "--audit-log"])
+        .arg(audit)
+        .env("KINDE_GATEWAY_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Read the logs as they come, or a full pipe would stall the gateway.
+    let mut stderr = child.stderr.take().unwrap();
+    let logs = tokio::spawn(async move {
+        let mut logs = String::new();
+        let _ = stderr.read_to_string(&mut logs).await;
+        logs
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("a line within a minute")
+            .unwrap()
+            .expect("a line")
+    };
+    let base_url = next().await;
+    let key = next().await;
+    let address = next().await;
+
+    let base_url = base_url
+        .strip_prefix("emulator base_url: ")
+        .unwrap()
+        .to_owned();
+    let key = key.strip_prefix("demo api key: ").unwrap().to_owned();
+    let address = address.strip_prefix("listening on ").unwrap().to_owned();
+    assert!(base_url.starts_with("http://127.0.0.1:"), "{base_url}");
+    assert!(address.starts_with("127.0.0.1:"), "{address}");
+    assert!(
+        key.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+        "{key}"
+    );
+    Started {
+        child,
+        logs,
+        base_url,
+        key,
+        address,
+    }
+}
+
+#[tokio::test]
+async fn emulator_mode_prints_its_addresses_serves_and_drains_on_sigterm() {
+    let audit = temp_path("audit.jsonl");
+    let mut started = start_emulator_mode(&audit).await;
+    assert_eq!(started.key, kinde_gateway::demo::DEMO_API_KEY);
+
+    let channel = Channel::from_shared(format!("http://{}", started.address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut users = pb::users_service_client::UsersServiceClient::new(channel);
+    users
+        .get_users(with_key(pb::GetUsersRequest::default(), &started.key))
+        .await
+        .unwrap();
+
+    // A slow Kinde, so a call is still in flight when SIGTERM arrives.
+    let faults = r#"{"target": "api", "latency": {"min_ms": 1500, "max_ms": 1500}}"#;
+    let response = reqwest::Client::new()
+        .put(format!("{}/_emulator/faults", started.base_url))
+        .body(faults)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let in_flight = {
+        let mut users = users.clone();
+        let key = started.key.clone();
+        tokio::spawn(async move {
+            users
+                .get_users(with_key(pb::GetUsersRequest::default(), &key))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = started.child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight call finishes");
+    let status = tokio::time::timeout(Duration::from_secs(30), started.child.wait())
+        .await
+        .expect("the gateway exits after draining")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+
+    // Nothing secret in the audit log or the trace-level logs.
+    let logs = started.logs.await.unwrap();
+    let audit_lines = std::fs::read_to_string(&audit).unwrap();
+    assert_eq!(audit_lines.lines().count(), 2);
+    for line in audit_lines.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(record["caller"], "demo");
+        assert_eq!(record["status"], "OK");
+    }
+    for secret in [
+        kinde_emulator::DEMO_CLIENT_SECRET,
+        kinde_gateway::demo::DEMO_API_KEY,
+        "eyJ",
+    ] {
+        assert!(!logs.contains(secret), "{secret} in the logs");
+        assert!(!audit_lines.contains(secret), "{secret} in the audit log");
+    }
+    let _ = std::fs::remove_file(audit);
+}
+
+#[tokio::test]
+async fn emulator_mode_refuses_a_non_loopback_address() {
+    let output = Command::new(BINARY)
+        .args(["--emulator", "--listen", "0.0.0.0:0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("loopback"));
+}
+
+#[tokio::test]
+async fn check_config_validates_and_reports_missing_scopes() {
+    let file = temp_path("gateway.toml");
+    std::fs::write(
+        &file,
+        r#"
+[kinde]
+base_url = "https://mybusiness.kinde.com"
+
+[profiles.billing-sync]
+client_id = "0123456789abcdef0123456789abcdef"
+client_secret_env = "CHECK_CONFIG_TEST_SECRET"
+scopes = ["read:users"]
+
+[callers.billing]
+api_key_sha256 = ["b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"]
+profile = "billing-sync"
+allow = ["kinde.management.v1.OrganizationsService/GetOrganization"]
+"#,
+    )
+    .unwrap();
+
+    let started = Instant::now();
+    let ok = Command::new(BINARY)
+        .arg("check-config")
+        .arg(&file)
+        .env("CHECK_CONFIG_TEST_SECRET", "s3cr3t-value")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(stdout.contains("GetOrganization"), "{stdout}");
+    assert!(stdout.contains("read:organizations"), "{stdout}");
+    assert!(!stdout.contains("s3cr3t-value"));
+
+    let missing = Command::new(BINARY)
+        .arg("check-config")
+        .arg(&file)
+        .env_remove("CHECK_CONFIG_TEST_SECRET")
+        .output()
+        .await
+        .unwrap();
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("profiles.billing-sync.client_secret_env"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let _ = std::fs::remove_file(file);
+}
