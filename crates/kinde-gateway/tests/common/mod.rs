@@ -41,10 +41,20 @@ impl Harness {
 
     /// Serves `gateway` (whose audit log is `audit`) in front of `emulator`.
     pub(crate) async fn serve(emulator: Emulator, gateway: Gateway, audit: AuditLog) -> Self {
+        Self::serve_with(emulator, gateway, audit, ServeOptions::default()).await
+    }
+
+    /// Serves `gateway` with `options` (TLS, ...) in front of `emulator`.
+    pub(crate) async fn serve_with(
+        emulator: Emulator,
+        gateway: Gateway,
+        audit: AuditLog,
+        options: ServeOptions,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (shutdown, stop) = oneshot::channel::<()>();
-        let server = tokio::spawn(serve(gateway, listener, ServeOptions::default(), async {
+        let server = tokio::spawn(serve(gateway, listener, options, async {
             let _ = stop.await;
         }));
         Self {
