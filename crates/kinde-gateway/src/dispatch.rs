@@ -1,4 +1,5 @@
-//! The path of every RPC through the core: [`Gateway::unary`] and [`Gateway::server_stream`].
+//! The path of every RPC through the core: `Gateway::unary` and `Gateway::server_stream`,
+//! which the generated service implementations call.
 //!
 //! 1. correlation: the caller's `x-request-id` (validated) or a new one, returned in the
 //!    response metadata and sent upstream on every attempt; the caller's `traceparent`,

@@ -14,7 +14,7 @@ use crate::caller::{Caller, Callers};
 use crate::tap::AttemptTap;
 
 /// The gateway's core: it implements every service of the contract (in the generated code)
-/// through [`Gateway::unary`] and `Gateway::server_stream`, which authenticate the caller, check
+/// through `Gateway::unary` and `Gateway::server_stream`, which authenticate the caller, check
 /// its allow-list, call Kinde with the caller's credential profile, map errors and write the
 /// audit line.
 ///

@@ -6,7 +6,7 @@
 //! the `tower-m2m` stack. Kinde credentials and tokens never leave the gateway.
 //!
 //! - [`Gateway`]: callers, credential profiles and the audit log; the core every RPC goes
-//!   through ([`dispatch`](crate::dispatch) describes the path of a call);
+//!   through ([`dispatch`] describes the path of a call);
 //! - [`caller`]: API key hashes, client certificate subjects and allow-lists;
 //! - [`status`]: the one mapping from failures to `tonic::Status` with `google.rpc` details;
 //! - [`audit`]: one JSON line per call;
@@ -24,6 +24,15 @@
 //! `ConnectedAppsService/GetConnectedAppToken`, and the environment variable RPCs; requests
 //! carrying secrets are `UsersService/SetUserPassword`, `VerifyApiKey` and the connection
 //! create/replace/update RPCs.
+//!
+//! # Notes
+//!
+//! - Telemetry: each call has a `tracing` span named after OpenTelemetry's RPC server
+//!   conventions (`rpc.system`, `rpc.service`, `rpc.method`, the request id and the status
+//!   code), and the caller's `traceparent` is continued on every upstream attempt, but nothing
+//!   is exported over OTLP yet: `OTEL_EXPORTER_OTLP_ENDPOINT` is not read.
+//! - Kinde answers some unknown ids with 400 rather than 404 (where its spec documents no
+//!   404); the gateway maps the status Kinde sends, so those are `INVALID_ARGUMENT`.
 
 pub mod audit;
 pub mod call;
