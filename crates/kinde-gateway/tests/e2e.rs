@@ -671,3 +671,25 @@ async fn audit_lines_have_every_field_and_no_secret() {
     }
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn a_missing_required_field_is_refused_before_kinde_naming_the_field() {
+    use tonic_types::StatusExt;
+
+    let harness = Harness::demo().await;
+    let mut organizations = harness.organizations().await;
+    let error = organizations
+        .delete_organization(demo_request(pb::DeleteOrganizationRequest {
+            org_code: String::new(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    let violations = error.get_error_details().bad_request().cloned().unwrap();
+    assert_eq!(violations.field_violations[0].field, "org_code");
+
+    let stats = harness.stats().await;
+    assert_eq!(stats["api_requests"], 0, "{stats}");
+    assert_eq!(harness.audit_lines()[0]["status"], "INVALID_ARGUMENT");
+    harness.stop().await;
+}
