@@ -1,8 +1,9 @@
 //! A client in another language that knows only the address: Python's grpcio-reflection
 //! discovers every type through reflection and calls `GetUsers`.
 //!
-//! Needs `python3` with `grpcio`, `grpcio-reflection` and `protobuf`; without them the test
-//! says so and passes, so install them wherever this must run (CI does).
+//! Needs `python3` with `grpcio`, `grpcio-reflection` and `protobuf`. `scripts/test` prepares a
+//! virtual environment with them and sets `KINDE_M2M_REQUIRE_PYTHON`, which turns a missing
+//! module into a failure; run alone without them, the test says so and passes.
 
 mod common;
 
@@ -22,6 +23,10 @@ async fn python_has_grpc_reflection() -> bool {
 #[tokio::test]
 async fn a_python_client_using_only_reflection_calls_get_users() {
     if !python_has_grpc_reflection().await {
+        assert!(
+            std::env::var_os("KINDE_M2M_REQUIRE_PYTHON").is_none(),
+            "KINDE_M2M_REQUIRE_PYTHON is set but python3 lacks grpcio or grpcio-reflection"
+        );
         eprintln!("skipped: python3 with grpcio, grpcio-reflection and protobuf is not installed");
         return;
     }
