@@ -175,9 +175,10 @@ impl Gateway {
         F: FnOnce(Client, Req) -> Fut + Send,
         Fut: Future<Output = Result<Resp, CallError>> + Send,
     {
-        let mut record = CallRecord::start(self, rpc, &request);
-        let span = record.span();
+        let mut guard = Unfinished(Some(CallRecord::start(self, rpc, &request)));
+        let span = guard.record().span();
         async move {
+            let record = guard.record();
             let outcome = match record.admit(&request) {
                 Ok(admitted) => {
                     let deadline = record.deadline();
@@ -195,6 +196,7 @@ impl Gateway {
                 Err(failure) => Err(failure),
             };
 
+            let record = guard.take();
             match outcome {
                 Ok(message) => {
                     record.finish(Code::Ok, None);
@@ -300,6 +302,31 @@ fn authenticate<'g, T>(gateway: &'g Gateway, request: &tonic::Request<T>) -> Opt
         .next()
         .and_then(|cn| cn.as_str().ok());
     callers.by_certificate(&subject.to_string(), common_name)
+}
+
+/// The record of a unary call still in progress. If the call's future is dropped before it
+/// finishes (the caller cancelled, or tonic's own timer fired), the audit line is still written,
+/// as `CANCELLED`, with the attempts that had already reached Kinde.
+struct Unfinished(Option<CallRecord>);
+
+impl Unfinished {
+    fn record(&mut self) -> &mut CallRecord {
+        self.0
+            .as_mut()
+            .expect("the record is taken only when the call finishes")
+    }
+
+    fn take(&mut self) -> CallRecord {
+        self.0.take().expect("the record is taken once")
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(record) = self.0.take() {
+            record.finish(Code::Cancelled, None);
+        }
+    }
 }
 
 /// The item stream of a server-streaming RPC, with its deadline and audit line.

@@ -156,11 +156,12 @@ fn kinde_row(error: &Error, operation: &Operation) -> Row {
     let idempotent = operation.idempotent;
     let hint = error.retry_after();
 
+    // The caller's grpc-timeout or the stack's own overall timeout, whichever came first.
     if error.middleware_error::<DeadlineExceeded>().is_some() {
         return Row::new(
             Code::DeadlineExceeded,
             "DEADLINE_EXCEEDED",
-            "the caller's deadline passed",
+            "the deadline passed before Kinde answered",
         );
     }
     match error.kind() {

@@ -335,3 +335,23 @@ async fn a_refused_stream_call_is_audited_once() {
     assert_eq!(refused.code(), Code::Unauthenticated);
     assert_eq!(audit.lines().len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_unary_call_the_caller_cancels_is_still_audited() {
+    let audit = AuditLog::memory();
+    let gateway = gateway(Arc::default(), audit.clone());
+    let call = gateway.unary(
+        get_users_rpc(),
+        request(Some(KEY)),
+        |_client: Client, ()| async { std::future::pending::<Result<(), CallError>>().await },
+    );
+
+    // The caller gives up: tonic drops the handler's future.
+    let outcome = tokio::time::timeout(Duration::from_secs(1), call).await;
+    assert!(outcome.is_err(), "the call never finishes on its own");
+
+    let lines = audit_lines(&audit);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["status"], "CANCELLED");
+    assert_eq!(lines[0]["caller"], "billing");
+}
