@@ -27,6 +27,7 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
+pub mod contract;
 mod generated;
 mod nullable;
 mod open_enum;

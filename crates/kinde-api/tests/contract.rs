@@ -6,16 +6,8 @@
 //! object closed with `additionalProperties: false`, so a misspelt or invented field fails
 //! instead of passing as an extra property.
 
-use serde_json::{Map, Value, json};
-
-/// OpenAPI keywords that JSON Schema does not know, or that only document.
-const DROPPED_KEYWORDS: [&str; 5] = [
-    "example",
-    "nullable",
-    "xml",
-    "discriminator",
-    "externalDocs",
-];
+use kinde_api::contract::closed_json_schema;
+use serde_json::{Value, json};
 
 fn load_spec() -> Option<Value> {
     let Ok(path) = std::env::var("KINDE_OPENAPI_SPEC") else {
@@ -27,81 +19,6 @@ fn load_spec() -> Option<Value> {
     };
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     Some(serde_yaml_ng::from_str(&text).expect("the spec is YAML"))
-}
-
-/// Converts an OpenAPI 3.0 schema to a closed JSON Schema, inlining references.
-fn to_json_schema(spec: &Value, schema: &Value) -> Value {
-    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-        let pointer = reference.trim_start_matches('#');
-        let target = spec
-            .pointer(pointer)
-            .unwrap_or_else(|| panic!("dangling reference {reference}"));
-        return to_json_schema(spec, target);
-    }
-    let Some(object) = schema.as_object() else {
-        return schema.clone();
-    };
-
-    let mut out = Map::new();
-    for (key, value) in object {
-        if DROPPED_KEYWORDS.contains(&key.as_str()) || key.starts_with("x-") {
-            continue;
-        }
-        let converted = match key.as_str() {
-            "properties" => Value::Object(
-                value
-                    .as_object()
-                    .expect("properties is an object")
-                    .iter()
-                    .map(|(name, property)| (name.clone(), to_json_schema(spec, property)))
-                    .collect(),
-            ),
-            "items" | "additionalProperties" if value.is_object() => to_json_schema(spec, value),
-            "oneOf" | "anyOf" => Value::Array(
-                value
-                    .as_array()
-                    .expect("a list of schemas")
-                    .iter()
-                    .map(|branch| to_json_schema(spec, branch))
-                    .collect(),
-            ),
-            _ => value.clone(),
-        };
-        out.insert(key.clone(), converted);
-    }
-
-    if let Some(branches) = object.get("allOf").and_then(Value::as_array) {
-        out.remove("allOf");
-        let mut properties = Map::new();
-        let mut required = Vec::new();
-        for branch in branches {
-            let branch = to_json_schema(spec, branch);
-            if let Some(props) = branch.get("properties").and_then(Value::as_object) {
-                properties.extend(props.clone());
-            }
-            if let Some(list) = branch.get("required").and_then(Value::as_array) {
-                required.extend(list.iter().cloned());
-            }
-        }
-        out.insert("type".into(), json!("object"));
-        out.insert("properties".into(), Value::Object(properties));
-        if !required.is_empty() {
-            out.insert("required".into(), Value::Array(required));
-        }
-    }
-
-    if out.contains_key("properties") && !out.contains_key("additionalProperties") {
-        out.insert("additionalProperties".into(), json!(false));
-    }
-    if object.get("nullable").and_then(Value::as_bool) == Some(true) {
-        if let Some(ty) = out.get("type").and_then(Value::as_str) {
-            out.insert("type".into(), json!([ty, "null"]));
-        }
-        if let Some(values) = out.get_mut("enum").and_then(Value::as_array_mut) {
-            values.push(Value::Null);
-        }
-    }
-    Value::Object(out)
 }
 
 /// The JSON schema of an operation's first 2xx response body, if it declares one.
@@ -116,7 +33,7 @@ fn success_schema(spec: &Value, operation: &Value) -> Option<Value> {
                 .values()
                 .find_map(|media| media.get("schema").cloned())
         })
-        .map(|schema| to_json_schema(spec, &schema))
+        .map(|schema| closed_json_schema(spec, &schema))
 }
 
 #[test]
@@ -165,7 +82,7 @@ fn every_response_example_validates_against_the_spec() {
 #[test]
 fn an_invented_field_fails_validation() {
     let Some(spec) = load_spec() else { return };
-    let schema = to_json_schema(&spec, &json!({ "$ref": "#/components/schemas/user" }));
+    let schema = closed_json_schema(&spec, &json!({ "$ref": "#/components/schemas/user" }));
     let validator = jsonschema::validator_for(&schema).expect("valid schema");
 
     let example: Value =

@@ -17,16 +17,8 @@ use kinde_api::{OPERATIONS, operation};
 use kinde_emulator::{Application, Emulator, EmulatorService, Faults, is_stateful};
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value, json};
-
-/// OpenAPI keywords that JSON Schema does not know, or that only document.
-const DROPPED_KEYWORDS: [&str; 5] = [
-    "example",
-    "nullable",
-    "xml",
-    "discriminator",
-    "externalDocs",
-];
+use kinde_api::contract::{closed_json_schema, resolve};
+use serde_json::{Value, json};
 
 fn load_spec() -> Option<Value> {
     let Ok(path) = std::env::var("KINDE_OPENAPI_SPEC") else {
@@ -38,88 +30,6 @@ fn load_spec() -> Option<Value> {
     };
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     Some(serde_yaml_ng::from_str(&text).expect("the spec is YAML"))
-}
-
-/// Follows a `$ref` within the spec, if `value` is one.
-fn resolve<'a>(spec: &'a Value, value: &'a Value) -> &'a Value {
-    match value.get("$ref").and_then(Value::as_str) {
-        Some(reference) => {
-            let target = spec
-                .pointer(reference.trim_start_matches('#'))
-                .unwrap_or_else(|| panic!("dangling reference {reference}"));
-            resolve(spec, target)
-        }
-        None => value,
-    }
-}
-
-/// Converts an OpenAPI 3.0 schema to a closed JSON Schema, inlining references.
-fn to_json_schema(spec: &Value, schema: &Value) -> Value {
-    let schema = resolve(spec, schema);
-    let Some(object) = schema.as_object() else {
-        return schema.clone();
-    };
-
-    let mut out = Map::new();
-    for (key, value) in object {
-        if DROPPED_KEYWORDS.contains(&key.as_str()) || key.starts_with("x-") {
-            continue;
-        }
-        let converted = match key.as_str() {
-            "properties" => Value::Object(
-                value
-                    .as_object()
-                    .expect("properties is an object")
-                    .iter()
-                    .map(|(name, property)| (name.clone(), to_json_schema(spec, property)))
-                    .collect(),
-            ),
-            "items" | "additionalProperties" if value.is_object() => to_json_schema(spec, value),
-            "oneOf" | "anyOf" => Value::Array(
-                value
-                    .as_array()
-                    .expect("a list of schemas")
-                    .iter()
-                    .map(|branch| to_json_schema(spec, branch))
-                    .collect(),
-            ),
-            _ => value.clone(),
-        };
-        out.insert(key.clone(), converted);
-    }
-
-    if let Some(branches) = object.get("allOf").and_then(Value::as_array) {
-        out.remove("allOf");
-        let mut properties = Map::new();
-        let mut required = Vec::new();
-        for branch in branches {
-            let branch = to_json_schema(spec, branch);
-            if let Some(props) = branch.get("properties").and_then(Value::as_object) {
-                properties.extend(props.clone());
-            }
-            if let Some(list) = branch.get("required").and_then(Value::as_array) {
-                required.extend(list.iter().cloned());
-            }
-        }
-        out.insert("type".into(), json!("object"));
-        out.insert("properties".into(), Value::Object(properties));
-        if !required.is_empty() {
-            out.insert("required".into(), Value::Array(required));
-        }
-    }
-
-    if out.contains_key("properties") && !out.contains_key("additionalProperties") {
-        out.insert("additionalProperties".into(), json!(false));
-    }
-    if object.get("nullable").and_then(Value::as_bool) == Some(true) {
-        if let Some(ty) = out.get("type").and_then(Value::as_str) {
-            out.insert("type".into(), json!([ty, "null"]));
-        }
-        if let Some(values) = out.get_mut("enum").and_then(Value::as_array_mut) {
-            values.push(Value::Null);
-        }
-    }
-    Value::Object(out)
 }
 
 /// Validates emulator responses against the spec and collects the mismatches.
@@ -150,13 +60,13 @@ impl Contract {
             (None, _) if (200..300).contains(&status) => {
                 Err(format!("{operation_id}: answered undeclared {status}"))
             }
-            (_, Some(schema)) => Ok(to_json_schema(&self.spec, &schema)),
+            (_, Some(schema)) => Ok(closed_json_schema(&self.spec, &schema)),
             _ => Ok(self.named("error_response")),
         }
     }
 
     fn named(&self, schema: &str) -> Value {
-        to_json_schema(
+        closed_json_schema(
             &self.spec,
             &json!({ "$ref": format!("#/components/schemas/{schema}") }),
         )
