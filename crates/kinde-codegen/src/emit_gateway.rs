@@ -203,11 +203,9 @@ impl Writer<'_> {
     /// (`value.name`), for a response or a shared message.
     fn field_to_pb(&self, field: &Field, source: &str, tri_state: bool) -> Result<String> {
         let shape = self.shape(&field.ty);
-        let union = matches!(self.resolve(&field.ty), Ty::Union(_));
         let convert = self.to_pb(&field.ty, "v", field.secret)?;
         let map = map_call(&convert, "v");
         let flatten = if tri_state { ".flatten()" } else { "" };
-        let _ = union;
         Ok(match (shape, field.required, field.nullable) {
             (Shape::Scalar, true, false) => self.to_pb(&field.ty, source, field.secret)?,
             (Shape::Scalar, true, true) => format!("{source}{map}.unwrap_or_default()"),
