@@ -1,5 +1,7 @@
-//! Throttling and faults on demand: latency, error answers, dropped connections, token endpoint
-//! outages and bad token bodies, 429 bursts, and rate and concurrency limits.
+//! Throttling and faults on demand: latency (on every request or in spikes on a share of them),
+//! error answers, dropped connections, token endpoint outages and bad token bodies, 429s (on a
+//! share of requests or in periodic bursts, with a configurable `RateLimit-Reset`), and rate and
+//! concurrency limits.
 //!
 //! Everything is off by default. Faults are set with
 //! [`EmulatorBuilder::faults`](crate::EmulatorBuilder::faults) or at run time with
@@ -18,6 +20,26 @@
 //! }"#)?;
 //! assert_eq!(faults.target, FaultTarget::Operation("getUsers".to_owned()));
 //! assert_eq!(faults.latency, Some(Latency { min_ms: 5, max_ms: 20 }));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+//!
+//! A fault mix as a fault suite uses it: 20% 5xx, 200 ms spikes on 5% of the requests, and for
+//! the first 300 ms of every 3 s every request is refused with 429 and `RateLimit-Reset: 2`.
+//!
+//! ```
+//! use kinde_emulator::{Faults, LatencySpikes, RateLimitBursts};
+//!
+//! let faults: Faults = serde_json::from_str(r#"{
+//!     "seed": 7,
+//!     "target": "api",
+//!     "error_ratio": 0.2,
+//!     "latency_spikes": {"ratio": 0.05, "min_ms": 200, "max_ms": 200},
+//!     "rate_limited_bursts": {"period_ms": 3000, "burst_ms": 300},
+//!     "rate_limit_reset_secs": 2
+//! }"#)?;
+//! assert_eq!(faults.latency_spikes, Some(LatencySpikes { ratio: 0.05, min_ms: 200, max_ms: 200 }));
+//! assert_eq!(faults.rate_limited_bursts, Some(RateLimitBursts { period_ms: 3000, burst_ms: 300 }));
+//! assert!(faults.validate().is_ok());
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
@@ -56,6 +78,16 @@ pub struct Faults {
     pub close_after_ratio: f64,
     /// The share of targeted requests answered 429 with `RateLimit-Reset`.
     pub rate_limited_ratio: f64,
+    /// Added latency on a share of targeted requests only (spikes), drawn after every other
+    /// fault of the request, on top of [`Faults::latency`].
+    pub latency_spikes: Option<LatencySpikes>,
+    /// Periodic windows in which every targeted request is answered 429 with
+    /// `RateLimit-Reset`, counted from the moment these faults were set.
+    pub rate_limited_bursts: Option<RateLimitBursts>,
+    /// The `RateLimit-Reset` (seconds) of injected 429s, from [`Faults::rate_limited_ratio`] and
+    /// [`Faults::rate_limited_bursts`]; 1 when absent. Within a burst, the time left in the burst
+    /// (rounded up) when that is longer.
+    pub rate_limit_reset_secs: Option<u64>,
     /// Makes the token endpoint unavailable.
     pub token_outage: Option<TokenOutage>,
     /// Makes the token endpoint answer 200 with a body that is not a token.
@@ -88,6 +120,32 @@ pub struct Latency {
     pub min_ms: u64,
     /// The most latency, in milliseconds.
     pub max_ms: u64,
+}
+
+/// Latency spikes: a share of targeted requests waits `min_ms..=max_ms` (uniform) before it is
+/// processed.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpikes {
+    /// The share of targeted requests that meet a spike (0 to 1).
+    pub ratio: f64,
+    /// The least spike, in milliseconds.
+    pub min_ms: u64,
+    /// The most spike, in milliseconds.
+    pub max_ms: u64,
+}
+
+/// 429 bursts: for the first `burst_ms` of every `period_ms` (counted from the moment the faults
+/// were set), every targeted request is refused with 429, as Kinde's limiters do when a client
+/// overruns them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitBursts {
+    /// The length of one cycle, in milliseconds (at least 1).
+    pub period_ms: u64,
+    /// How long each burst lasts, from the start of its cycle, in milliseconds (at most
+    /// `period_ms`).
+    pub burst_ms: u64,
 }
 
 /// How the token endpoint fails during an outage.
@@ -133,6 +191,27 @@ impl Faults {
         {
             return Err("latency.min_ms must not exceed latency.max_ms".to_owned());
         }
+        if let Some(spikes) = self.latency_spikes {
+            if !(0.0..=1.0).contains(&spikes.ratio) {
+                return Err("latency_spikes.ratio must be between 0 and 1".to_owned());
+            }
+            if spikes.min_ms > spikes.max_ms {
+                return Err(
+                    "latency_spikes.min_ms must not exceed latency_spikes.max_ms".to_owned(),
+                );
+            }
+        }
+        if let Some(bursts) = self.rate_limited_bursts {
+            if bursts.period_ms == 0 {
+                return Err("rate_limited_bursts.period_ms must be at least 1".to_owned());
+            }
+            if bursts.burst_ms > bursts.period_ms {
+                return Err(
+                    "rate_limited_bursts.burst_ms must not exceed rate_limited_bursts.period_ms"
+                        .to_owned(),
+                );
+            }
+        }
         Ok(())
     }
 }
@@ -142,6 +221,8 @@ impl Faults {
 pub(crate) struct FaultState {
     faults: Faults,
     rng: StdRng,
+    /// When these faults were set: the origin of [`Faults::rate_limited_bursts`] cycles.
+    since: tokio::time::Instant,
 }
 
 impl FaultState {
@@ -150,7 +231,11 @@ impl FaultState {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
         };
-        Self { faults, rng }
+        Self {
+            faults,
+            rng,
+            since: tokio::time::Instant::now(),
+        }
     }
 
     pub(crate) fn faults(&self) -> &Faults {
@@ -167,6 +252,25 @@ impl FaultState {
         let millis = self.rng.random_range(latency.min_ms..=latency.max_ms);
         Some(Duration::from_millis(millis))
     }
+
+    /// A spike's latency, if this request meets one. Draws nothing unless spikes are set, so
+    /// the draws of a seed without spikes are those it always made.
+    fn spike(&mut self) -> Option<Duration> {
+        let spikes = self.faults.latency_spikes?;
+        if !self.roll(spikes.ratio) {
+            return None;
+        }
+        let millis = self.rng.random_range(spikes.min_ms..=spikes.max_ms);
+        Some(Duration::from_millis(millis))
+    }
+
+    /// The time left in the current 429 burst, if one is on.
+    fn burst_left(&self) -> Option<Duration> {
+        let bursts = self.faults.rate_limited_bursts?;
+        let elapsed = u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let into_cycle = elapsed % bursts.period_ms.max(1);
+        (into_cycle < bursts.burst_ms).then(|| Duration::from_millis(bursts.burst_ms - into_cycle))
+    }
 }
 
 /// A response extension telling the transport to close the connection without answering.
@@ -179,7 +283,8 @@ struct Plan {
     latency: Option<Duration>,
     close_before: bool,
     error: Option<StatusCode>,
-    rate_limited: bool,
+    /// `Some(reset seconds)` when the request is answered 429.
+    rate_limited: Option<u64>,
     close_after: bool,
     token_outage: Option<TokenOutage>,
     token_body: Option<TokenBody>,
@@ -238,8 +343,8 @@ pub(crate) async fn inject(
     if let Some(status) = plan.error {
         return ApiError::new(status, "INTERNAL_ERROR", "an injected server error").into_response();
     }
-    if plan.rate_limited {
-        return ApiError::too_many_requests(1).into_response();
+    if let Some(reset_seconds) = plan.rate_limited {
+        return ApiError::too_many_requests(reset_seconds).into_response();
     }
 
     let response = next.run(request).await;
@@ -277,7 +382,7 @@ pub(crate) async fn inject(
 
 fn plan(state: &mut FaultState, is_token: bool) -> Plan {
     let faults = state.faults.clone();
-    let latency = state.latency();
+    let mut latency = state.latency();
     let close_before = state.roll(faults.close_before_ratio);
     let error = state.roll(faults.error_ratio).then(|| {
         [
@@ -288,6 +393,18 @@ fn plan(state: &mut FaultState, is_token: bool) -> Plan {
     });
     let rate_limited = state.roll(faults.rate_limited_ratio);
     let close_after = state.roll(faults.close_after_ratio);
+    if let Some(spike) = state.spike() {
+        latency = Some(latency.unwrap_or_default() + spike);
+    }
+    let reset_seconds = faults.rate_limit_reset_secs.unwrap_or(1);
+    let rate_limited = match state.burst_left() {
+        // A burst lasts at least until its end: a client honouring the header waits it out.
+        Some(left) => {
+            let left_seconds = u64::try_from(left.as_millis().div_ceil(1000)).unwrap_or(u64::MAX);
+            Some(reset_seconds.max(left_seconds))
+        }
+        _ => rate_limited.then_some(reset_seconds),
+    };
     Plan {
         latency,
         close_before,

@@ -127,7 +127,9 @@ pub use builder::{
     DEFAULT_TOKEN_LIFETIME, EmulatorBuilder, StartError,
 };
 pub use config::{ApplicationConfig, Config, ConfigError};
-pub use faults::{FaultTarget, Faults, Latency, TokenBody, TokenOutage};
+pub use faults::{
+    FaultTarget, Faults, Latency, LatencySpikes, RateLimitBursts, TokenBody, TokenOutage,
+};
 pub use handle::Emulator;
 pub use service::{ConnectionClosed, EmulatorService, ResponseFuture};
 

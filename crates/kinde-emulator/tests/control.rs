@@ -483,3 +483,105 @@ async fn the_concurrency_limit_sheds_requests_in_flight() {
     let after = call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
     assert_eq!(after.status, StatusCode::OK);
 }
+
+#[tokio::test(start_paused = true)]
+async fn latency_spikes_hit_a_share_of_requests_only() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+    set_faults(
+        &emulator,
+        json!({"seed": 11, "target": "api",
+               "latency_spikes": {"ratio": 0.3, "min_ms": 200, "max_ms": 200}}),
+    )
+    .await;
+
+    let mut delays = Vec::new();
+    for _ in 0..60 {
+        let started = tokio::time::Instant::now();
+        let reply = call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        delays.push(started.elapsed());
+    }
+    let spiked = delays
+        .iter()
+        .filter(|d| **d == Duration::from_millis(200))
+        .count();
+    let untouched = delays.iter().filter(|d| d.is_zero()).count();
+    assert_eq!(spiked + untouched, 60, "{delays:?}");
+    assert!((5..=35).contains(&spiked), "{spiked} of 60 spiked");
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limited_bursts_come_in_windows_with_their_reset() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+    set_faults(
+        &emulator,
+        json!({"target": "api", "rate_limit_reset_secs": 2,
+               "rate_limited_bursts": {"period_ms": 1000, "burst_ms": 300}}),
+    )
+    .await;
+
+    let users = async || call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
+    let in_burst = users().await;
+    assert_eq!(in_burst.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(in_burst.headers["ratelimit-reset"], "2");
+    tokio::time::advance(Duration::from_millis(400)).await;
+    assert_eq!(users().await.status, StatusCode::OK);
+    tokio::time::advance(Duration::from_millis(650)).await;
+    assert_eq!(users().await.status, StatusCode::TOO_MANY_REQUESTS);
+    tokio::time::advance(Duration::from_millis(300)).await;
+    assert_eq!(users().await.status, StatusCode::OK);
+
+    // A burst longer than the configured reset announces the time it has left.
+    set_faults(
+        &emulator,
+        json!({"target": "api", "rate_limited_bursts": {"period_ms": 10000, "burst_ms": 2500}}),
+    )
+    .await;
+    let long_burst = users().await;
+    assert_eq!(long_burst.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(long_burst.headers["ratelimit-reset"], "3");
+
+    // 429s by ratio carry the configured reset too.
+    set_faults(
+        &emulator,
+        json!({"target": "api", "rate_limited_ratio": 1.0, "rate_limit_reset_secs": 7}),
+    )
+    .await;
+    assert_eq!(users().await.headers["ratelimit-reset"], "7");
+}
+
+#[tokio::test]
+async fn invalid_spikes_and_bursts_are_refused() {
+    let emulator = Emulator::builder().build_service();
+    for (faults, field) in [
+        (
+            json!({"latency_spikes": {"ratio": 1.5, "min_ms": 1, "max_ms": 2}}),
+            "latency_spikes.ratio",
+        ),
+        (
+            json!({"latency_spikes": {"ratio": 0.5, "min_ms": 3, "max_ms": 2}}),
+            "latency_spikes.min_ms",
+        ),
+        (
+            json!({"rate_limited_bursts": {"period_ms": 0, "burst_ms": 0}}),
+            "rate_limited_bursts.period_ms",
+        ),
+        (
+            json!({"rate_limited_bursts": {"period_ms": 10, "burst_ms": 20}}),
+            "rate_limited_bursts.burst_ms",
+        ),
+    ] {
+        let reply = send_raw(
+            &emulator,
+            Method::PUT,
+            "/_emulator/faults",
+            &[("content-type", "application/json")],
+            faults.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{faults}");
+        assert!(reply.text.contains(field), "{field}: {}", reply.text);
+    }
+}
