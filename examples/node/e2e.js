@@ -14,7 +14,8 @@
 //                OUTCOME_UNKNOWN; the client looks the user up instead of creating it again, and
 //                the emulator holds exactly one user with that email.
 // Faults are cleared at the end, whatever happens. Prints one line per scenario, or one line
-// saying what failed; exit status 1 on failure.
+// saying what failed; exit status 1 on failure. The faults apply to every caller of that
+// emulator: run this against a gateway that no other test uses at the same time.
 
 'use strict';
 
@@ -165,7 +166,7 @@ function expectLines(lines, patterns) {
 
 async function succeed(client) {
   const { code, lines } = await client.finish();
-  if (code !== 0) throw new Failed(`the client exited with ${code}: ${client.output()}`);
+  if (code !== 0) throw new Failed(`the client exited with ${code}: ${lines[lines.length - 1] || '(no output)'}`);
   return lines;
 }
 

@@ -9,6 +9,9 @@
 # the lock file. Then runs e2e.js, which injects faults into the emulator and checks the
 # client's output and the emulator's log and state. Bounded in time; exits non-zero with a
 # one-line reason on failure.
+#
+# The faults it injects apply to every caller of that emulator: run it against a gateway that no
+# other test uses at the same time (it takes about 10 s).
 set -euo pipefail
 
 NAME="node client e2e"

@@ -14,7 +14,8 @@ Scenarios, each checked on the client's output and on the emulator's request log
                OUTCOME_UNKNOWN; the client looks the user up instead of creating it again, and
                the emulator holds exactly one user with that email.
 Faults are cleared at the end, whatever happens. Prints one line per scenario, or one line
-saying what failed; exit status 1 on failure.
+saying what failed; exit status 1 on failure. The faults apply to every caller of that
+emulator: run this against a gateway that no other test uses at the same time.
 """
 
 import json
@@ -156,7 +157,8 @@ def assert_waited(failed: list, retried: list, seconds: str) -> None:
 def succeed(client: RunningClient) -> list[str]:
     code, lines = client.finish()
     if code != 0:
-        raise Failed(f"the client exited with {code}: {client.output()}")
+        last = lines[-1] if lines else "(no output)"
+        raise Failed(f"the client exited with {code}: {last}")
     return lines
 
 
