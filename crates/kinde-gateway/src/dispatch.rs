@@ -20,12 +20,14 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use kinde_management::Client;
+use opentelemetry::trace::TraceContextExt;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 use tonic::Code;
 use tower_http::request_id::RequestId;
 use tower_m2m::timeout::Deadline;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::Gateway;
 use crate::audit::{AuditRecord, Observed, millis, now_rfc3339};
@@ -66,17 +68,39 @@ impl CallRecord {
         }
     }
 
+    /// The call's server span, following OpenTelemetry's RPC server conventions: named
+    /// `service/method`, with `rpc.system`, `rpc.service`, `rpc.method`, the request id and,
+    /// at the end, `rpc.grpc.status_code`. When spans are exported it continues the caller's
+    /// trace.
     fn span(&self) -> tracing::Span {
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "grpc.server",
+            otel.name = %self.rpc.name(),
             otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
             rpc.system = "grpc",
             rpc.service = self.rpc.service,
             rpc.method = self.rpc.method,
             request_id = %self.request_id.header_value().to_str().unwrap_or(""),
             caller = tracing::field::Empty,
             rpc.grpc.status_code = tracing::field::Empty,
-        )
+        );
+        if let Some(trace) = &self.trace {
+            // Fails only when the span is disabled or already started; then there is no
+            // exported span to parent.
+            let _ = span.set_parent(trace.clone());
+        }
+        span
+    }
+
+    /// The trace context sent to Kinde: the server span's when spans are exported (so Kinde's
+    /// side hangs under the gateway's), else the caller's as it came.
+    fn upstream_trace(&self) -> Option<opentelemetry::Context> {
+        let exported = tracing::Span::current().context();
+        if exported.span().span_context().is_valid() {
+            return Some(exported);
+        }
+        self.trace.clone()
     }
 
     /// Authenticates, authorizes and takes a quota permit.
@@ -111,8 +135,8 @@ impl CallRecord {
         if let Some(timeout) = self.timeout {
             client = client.with_extension(Deadline::after(timeout));
         }
-        if let Some(trace) = &self.trace {
-            client = client.with_extension(trace.clone());
+        if let Some(trace) = self.upstream_trace() {
+            client = client.with_extension(trace);
         }
         Ok(Admitted {
             client,
@@ -143,7 +167,13 @@ impl CallRecord {
 
     /// Writes the audit line.
     fn finish(&self, code: Code, items: Option<u64>) {
-        tracing::Span::current().record("rpc.grpc.status_code", code as i32);
+        let span = tracing::Span::current();
+        span.record("rpc.grpc.status_code", code as i32);
+        if is_server_error(code) {
+            span.record("otel.status_code", "error");
+        }
+        let duration = self.started.elapsed();
+        crate::telemetry::server_duration(self.rpc, code, duration);
         let rpc = self.rpc.name();
         self.gateway.inner.audit.write(&AuditRecord {
             timestamp: now_rfc3339(),
@@ -153,7 +183,7 @@ impl CallRecord {
             targets: self.observed.targets(),
             status: code_name(code),
             attempts: self.observed.attempts(),
-            duration_ms: millis(self.started.elapsed()),
+            duration_ms: millis(duration),
             request_id: self.request_id.header_value().to_str().unwrap_or(""),
             items,
         });
@@ -393,6 +423,20 @@ impl<Item> Drop for AuditedStream<Item> {
         // The caller went away before the end.
         self.end(Code::Cancelled);
     }
+}
+
+/// Whether OpenTelemetry's RPC conventions count `code` as a server-side error (the span's
+/// status is then `Error`); the others are the caller's to handle.
+fn is_server_error(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
 }
 
 /// The canonical name of a gRPC status code, as the audit log writes it.

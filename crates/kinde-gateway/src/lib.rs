@@ -12,6 +12,7 @@
 //! - [`audit`]: one JSON line per call;
 //! - [`config`]: the TOML configuration with `KINDE_GATEWAY_*` overrides;
 //! - [`server`]: the tonic server with health, reflection, TLS and graceful shutdown;
+//! - [`telemetry`]: OTLP export of traces and metrics;
 //! - [`pb`]: the compiled contract.
 //!
 //! # RPCs whose responses carry secrets
@@ -27,10 +28,11 @@
 //!
 //! # Notes
 //!
-//! - Telemetry: each call has a `tracing` span named after OpenTelemetry's RPC server
-//!   conventions (`rpc.system`, `rpc.service`, `rpc.method`, the request id and the status
-//!   code), and the caller's `traceparent` is continued on every upstream attempt, but nothing
-//!   is exported over OTLP yet: `OTEL_EXPORTER_OTLP_ENDPOINT` is not read.
+//! - Telemetry: each call has a server span following OpenTelemetry's RPC server conventions
+//!   (named `service/method`, with `rpc.system`, `rpc.service`, `rpc.method`, the request id
+//!   and `rpc.grpc.status_code`) that continues the caller's `traceparent`; `tower-m2m`'s
+//!   client spans to Kinde are its children. The binary exports spans and metrics over OTLP
+//!   when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and builds no exporter otherwise ([`telemetry`]).
 //! - Kinde answers some unknown ids with 400 rather than 404 (where its spec documents no
 //!   404); the gateway maps the status Kinde sends, so those are `INVALID_ARGUMENT`.
 
@@ -43,6 +45,7 @@ pub mod dispatch;
 pub mod pb;
 pub mod server;
 pub mod status;
+pub mod telemetry;
 
 #[cfg(feature = "emulator")]
 pub mod demo;

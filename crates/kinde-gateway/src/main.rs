@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use kinde_gateway::AuditLog;
 use kinde_gateway::config::{Config, scope_gaps};
 use kinde_gateway::server::{ServeOptions, serve, shutdown_signal};
+use kinde_gateway::telemetry::Telemetry;
 
 /// A gRPC gateway to Kinde's Management API.
 #[derive(Debug, Parser)]
@@ -42,7 +43,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -50,7 +50,27 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    // OTLP export only when serving, and only when OTEL_EXPORTER_OTLP_ENDPOINT is set. The
+    // exporters' gRPC channels need the runtime.
+    let telemetry = if cli.command.is_none() {
+        let _entered = runtime.enter();
+        match Telemetry::from_env() {
+            Ok(telemetry) => telemetry,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    init_logging(telemetry.as_ref());
+    let result = runtime.block_on(run(cli));
+    // After the drain: flush the spans and metrics still queued, while the runtime runs.
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -134,14 +154,22 @@ fn check_config(file: &std::path::Path) -> Result<(), Box<dyn std::error::Error>
     Ok(())
 }
 
-/// Logs to standard error, at the level in `KINDE_GATEWAY_LOG` (default `info`).
-fn init_logging() {
+/// Logs to standard error, at the level in `KINDE_GATEWAY_LOG` (default `info`), and exports
+/// spans when `telemetry` is on (whatever the log level).
+fn init_logging(telemetry: Option<&Telemetry>) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let level = std::env::var("KINDE_GATEWAY_LOG")
         .ok()
         .and_then(|v| v.parse::<tracing_subscriber::filter::LevelFilter>().ok())
         .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_max_level(level)
+        .with_filter(level);
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(telemetry.map(Telemetry::layer))
         .try_init();
 }

@@ -2,92 +2,17 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::process::{BINARY, start_emulator_mode, temp_path};
 use common::{pb, with_key};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tonic::transport::Channel;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_kinde-gateway");
-
-fn temp_path(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    std::env::temp_dir().join(format!(
-        "kinde-gateway-{}-{nanos}-{name}",
-        std::process::id()
-    ))
-}
-
-/// The three lines `--emulator` prints, in order.
-struct Started {
-    child: Child,
-    logs: tokio::task::JoinHandle<String>,
-    base_url: String,
-    key: String,
-    address: String,
-}
-
-async fn start_emulator_mode(audit: &std::path::Path) -> Started {
-    let mut child = Command::new(BINARY)
-        .args(["--emulator", "--listen", "127.0.0.1:0", "--audit-log"])
-        .arg(audit)
-        .env("KINDE_GATEWAY_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // Read the logs as they come, or a full pipe would stall the gateway.
-    let mut stderr = child.stderr.take().unwrap();
-    let logs = tokio::spawn(async move {
-        let mut logs = String::new();
-        let _ = stderr.read_to_string(&mut logs).await;
-        logs
-    });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = async || {
-        tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("a line within a minute")
-            .unwrap()
-            .expect("a line")
-    };
-    let base_url = next().await;
-    let key = next().await;
-    let address = next().await;
-
-    let base_url = base_url
-        .strip_prefix("emulator base_url: ")
-        .unwrap()
-        .to_owned();
-    let key = key.strip_prefix("demo api key: ").unwrap().to_owned();
-    let address = address.strip_prefix("listening on ").unwrap().to_owned();
-    assert!(base_url.starts_with("http://127.0.0.1:"), "{base_url}");
-    assert!(address.starts_with("127.0.0.1:"), "{address}");
-    assert!(
-        key.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
-        "{key}"
-    );
-    Started {
-        child,
-        logs,
-        base_url,
-        key,
-        address,
-    }
-}
 
 #[tokio::test]
 async fn emulator_mode_prints_its_addresses_serves_and_drains_on_sigterm() {
     let audit = temp_path("audit.jsonl");
-    let mut started = start_emulator_mode(&audit).await;
+    let mut started = start_emulator_mode(&audit, &[]).await;
     assert_eq!(started.key, kinde_gateway::demo::DEMO_API_KEY);
 
     let channel = Channel::from_shared(format!("http://{}", started.address))

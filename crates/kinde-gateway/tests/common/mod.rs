@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test file uses a different part")]
 
+pub(crate) mod process;
+
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;

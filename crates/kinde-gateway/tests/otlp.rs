@@ -1,0 +1,302 @@
+//! OTLP export: the real binary, pointed by `OTEL_EXPORTER_OTLP_ENDPOINT` at a minimal OTLP
+//! receiver on loopback (built from opentelemetry-proto's tonic service definitions), exports
+//! the server span of a call and its client span to Kinde under the caller's trace, and its
+//! metrics; without the variable it exports nothing.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::process::{start_emulator_mode, temp_path};
+use common::{pb, with_key};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
+
+/// What the receiver got.
+#[derive(Clone, Default)]
+struct Received {
+    /// Every exported span with its resource's `service.name`.
+    spans: Arc<Mutex<Vec<(String, Span)>>>,
+    /// The name of every exported metric.
+    metrics: Arc<Mutex<Vec<String>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Received {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let mut spans = self.spans.lock().unwrap();
+        for resource_spans in request.into_inner().resource_spans {
+            let service = resource_spans
+                .resource
+                .as_ref()
+                .and_then(|r| string_attribute(&r.attributes, "service.name"))
+                .unwrap_or_default();
+            for scope in resource_spans.scope_spans {
+                for span in scope.spans {
+                    spans.push((service.clone(), span));
+                }
+            }
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Received {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let mut metrics = self.metrics.lock().unwrap();
+        for resource_metrics in request.into_inner().resource_metrics {
+            for scope in resource_metrics.scope_metrics {
+                metrics.extend(scope.metrics.into_iter().map(|m| m.name));
+            }
+        }
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+/// A receiver on a free loopback port; it stops when the sender is dropped or fired.
+async fn receiver() -> (SocketAddr, Received, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let received = Received::default();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tonic::transport::Server::builder()
+        .add_service(TraceServiceServer::new(received.clone()))
+        .add_service(MetricsServiceServer::new(received.clone()))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            async {
+                let _ = stopped.await;
+            },
+        );
+    tokio::spawn(server);
+    (address, received, stop)
+}
+
+fn string_attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match &kv.value {
+            Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value)),
+            }) => Some(value.clone()),
+            _ => None,
+        })
+}
+
+fn int_attribute(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match &kv.value {
+            Some(AnyValue {
+                value: Some(any_value::Value::IntValue(value)),
+            }) => Some(*value),
+            _ => None,
+        })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Calls `GetUsers` as the demo caller with a `traceparent` and request id.
+async fn call_get_users(address: &str, key: &str, request_id: &str) {
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut users = pb::users_service_client::UsersServiceClient::new(channel);
+    let mut request = with_key(pb::GetUsersRequest::default(), key);
+    let metadata = request.metadata_mut();
+    metadata.insert(
+        "traceparent",
+        format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01")
+            .parse()
+            .unwrap(),
+    );
+    metadata.insert("x-request-id", request_id.parse().unwrap());
+    users.get_users(request).await.unwrap();
+}
+
+/// Sends SIGTERM and waits for a clean exit.
+async fn terminate(child: &mut tokio::process::Child) {
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the gateway exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn a_call_exports_its_server_span_and_client_span_under_the_callers_trace() {
+    let (receiver_address, received, stop_receiver) = receiver().await;
+    let endpoint = format!("http://{receiver_address}");
+    let audit = temp_path("otlp-audit.jsonl");
+    let mut gateway = start_emulator_mode(
+        &audit,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_SERVICE_NAME", "gateway-under-test"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+        ],
+    )
+    .await;
+
+    call_get_users(&gateway.address, &gateway.key, "otlp-request-1").await;
+
+    // The batch processor exports within its 100 ms delay; allow far more.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (server, client) = loop {
+        let spans = received.spans.lock().unwrap().clone();
+        let server = spans.iter().find(|(_, s)| {
+            s.kind == SpanKind::Server as i32
+                && s.name == "kinde.management.v1.UsersService/GetUsers"
+        });
+        let client = server.and_then(|(_, server)| {
+            spans.iter().find(|(_, s)| {
+                s.kind == SpanKind::Client as i32 && s.parent_span_id == server.span_id
+            })
+        });
+        if let (Some(server), Some(client)) = (server, client) {
+            break (server.clone(), client.clone());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no server span with a client child within 30 s; got {:?}",
+            spans
+                .iter()
+                .map(|(_, s)| (&s.name, s.kind))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    let (service, server) = server;
+    assert_eq!(service, "gateway-under-test");
+    assert_eq!(hex(&server.trace_id), TRACE_ID);
+    assert_eq!(hex(&server.parent_span_id), PARENT_SPAN_ID);
+    let attributes = &server.attributes;
+    assert_eq!(
+        string_attribute(attributes, "rpc.system").as_deref(),
+        Some("grpc")
+    );
+    assert_eq!(
+        string_attribute(attributes, "rpc.service").as_deref(),
+        Some("kinde.management.v1.UsersService")
+    );
+    assert_eq!(
+        string_attribute(attributes, "rpc.method").as_deref(),
+        Some("GetUsers")
+    );
+    assert_eq!(int_attribute(attributes, "rpc.grpc.status_code"), Some(0));
+    assert_eq!(
+        string_attribute(attributes, "request_id").as_deref(),
+        Some("otlp-request-1")
+    );
+
+    let (_, client) = client;
+    assert_eq!(hex(&client.trace_id), TRACE_ID);
+    assert_eq!(
+        string_attribute(&client.attributes, "request_id").as_deref(),
+        Some("otlp-request-1")
+    );
+    // tower-m2m records the status as an unsigned integer after the span starts, which
+    // tracing-opentelemetry exports as a string.
+    let status = int_attribute(&client.attributes, "http.response.status_code")
+        .map(|code| code.to_string())
+        .or_else(|| string_attribute(&client.attributes, "http.response.status_code"));
+    assert_eq!(status.as_deref(), Some("200"));
+
+    // Kinde's side of the trace hangs under the gateway's server span.
+    let requests: serde_json::Value =
+        reqwest::get(format!("{}/_emulator/requests", gateway.base_url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let api = requests
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"].as_str().is_some_and(|p| p.starts_with("/api/")))
+        .expect("the call reached the emulator");
+    assert_eq!(
+        api["headers"]["traceparent"],
+        format!("00-{TRACE_ID}-{}-01", hex(&server.span_id))
+    );
+
+    // Graceful shutdown flushes the metrics still queued.
+    terminate(&mut gateway.child).await;
+    let metrics = received.metrics.lock().unwrap().clone();
+    for name in ["rpc.server.duration", "http.client.request.duration"] {
+        assert!(metrics.iter().any(|m| m == name), "{name} in {metrics:?}");
+    }
+    let logs = gateway.logs.await.unwrap();
+    assert!(!logs.contains(kinde_emulator::DEMO_CLIENT_SECRET));
+    let _ = stop_receiver.send(());
+    let _ = std::fs::remove_file(audit);
+}
+
+#[tokio::test]
+async fn without_the_endpoint_variable_nothing_is_exported() {
+    let (receiver_address, received, stop_receiver) = receiver().await;
+    let endpoint = format!("http://{receiver_address}");
+    let audit = temp_path("otlp-off-audit.jsonl");
+    // Only the per-signal variables: export stays off without OTEL_EXPORTER_OTLP_ENDPOINT.
+    let mut gateway = start_emulator_mode(
+        &audit,
+        &[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+        ],
+    )
+    .await;
+    call_get_users(&gateway.address, &gateway.key, "otlp-off-1").await;
+    // Several export intervals, then the shutdown flush.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    terminate(&mut gateway.child).await;
+
+    assert!(received.spans.lock().unwrap().is_empty());
+    assert!(received.metrics.lock().unwrap().is_empty());
+    let _ = stop_receiver.send(());
+    let _ = std::fs::remove_file(audit);
+}
