@@ -1,7 +1,8 @@
 //! Throttling and faults on demand: latency (on every request or in spikes on a share of them),
 //! error answers, dropped connections, token endpoint outages and bad token bodies, 429s (on a
-//! share of requests or in periodic bursts, with a configurable `RateLimit-Reset`), and rate and
-//! concurrency limits.
+//! share of requests or in periodic bursts, with a configurable `RateLimit-Reset`), a fixed
+//! error answer of any status (for the 409s and 401s the emulator's own state never produces),
+//! and rate and concurrency limits.
 //!
 //! Everything is off by default. Faults are set with
 //! [`EmulatorBuilder::faults`](crate::EmulatorBuilder::faults) or at run time with
@@ -92,6 +93,9 @@ pub struct Faults {
     pub token_outage: Option<TokenOutage>,
     /// Makes the token endpoint answer 200 with a body that is not a token.
     pub token_body: Option<TokenBody>,
+    /// Answers every targeted request with this status and Kinde's `error_response` body, without
+    /// processing it; after [`Faults::latency`] and the close, 5xx and 429 faults.
+    pub answer: Option<InjectedAnswer>,
     /// Management API requests per second per application; more get 429.
     pub rate_limit_per_second: Option<u32>,
     /// Management API requests in flight at once; more get 429.
@@ -148,6 +152,31 @@ pub struct RateLimitBursts {
     pub burst_ms: u64,
 }
 
+/// A fixed error answer: `{"errors": [{"code": <code>, "message": ...}]}` with `status`, as
+/// Kinde answers, for example, a duplicate directory (409, `DIRECTORY_EXISTS`) or a token it no
+/// longer accepts (401).
+///
+/// ```
+/// use kinde_emulator::{Faults, InjectedAnswer};
+///
+/// let faults: Faults = serde_json::from_str(r#"{
+///     "target": {"operation": "createDirectory"},
+///     "answer": {"status": 409, "code": "DIRECTORY_EXISTS"}
+/// }"#)?;
+/// assert_eq!(faults.answer, Some(InjectedAnswer { status: 409, code: Some("DIRECTORY_EXISTS".to_owned()) }));
+/// assert!(faults.validate().is_ok());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectedAnswer {
+    /// The HTTP status: a client or server error, 400 to 599.
+    pub status: u16,
+    /// The error code in the body; `INJECTED_ERROR` when absent.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
 /// How the token endpoint fails during an outage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -200,6 +229,11 @@ impl Faults {
                     "latency_spikes.min_ms must not exceed latency_spikes.max_ms".to_owned(),
                 );
             }
+        }
+        if let Some(answer) = &self.answer
+            && !(400..=599).contains(&answer.status)
+        {
+            return Err("answer.status must be between 400 and 599".to_owned());
         }
         if let Some(bursts) = self.rate_limited_bursts {
             if bursts.period_ms == 0 {
@@ -288,6 +322,7 @@ struct Plan {
     close_after: bool,
     token_outage: Option<TokenOutage>,
     token_body: Option<TokenBody>,
+    answer: Option<InjectedAnswer>,
 }
 
 /// Middleware that injects the configured faults into targeted requests.
@@ -345,6 +380,9 @@ pub(crate) async fn inject(
     }
     if let Some(reset_seconds) = plan.rate_limited {
         return ApiError::too_many_requests(reset_seconds).into_response();
+    }
+    if let Some(answer) = &plan.answer {
+        return injected_answer(answer);
     }
 
     let response = next.run(request).await;
@@ -413,7 +451,16 @@ fn plan(state: &mut FaultState, is_token: bool) -> Plan {
         close_after,
         token_outage: faults.token_outage.filter(|_| is_token),
         token_body: faults.token_body.filter(|_| is_token),
+        answer: faults.answer,
     }
+}
+
+/// The response of [`Faults::answer`].
+fn injected_answer(answer: &InjectedAnswer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let code = answer.code.as_deref().unwrap_or("INJECTED_ERROR");
+    let body = serde_json::json!({"errors": [{"code": code, "message": "an injected error"}]});
+    raw_json_response(status, body.to_string())
 }
 
 /// A response the transport turns into a closed connection.

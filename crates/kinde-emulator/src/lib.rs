@@ -128,7 +128,8 @@ pub use builder::{
 };
 pub use config::{ApplicationConfig, Config, ConfigError};
 pub use faults::{
-    FaultTarget, Faults, Latency, LatencySpikes, RateLimitBursts, TokenBody, TokenOutage,
+    FaultTarget, Faults, InjectedAnswer, Latency, LatencySpikes, RateLimitBursts, TokenBody,
+    TokenOutage,
 };
 pub use handle::Emulator;
 pub use service::{ConnectionClosed, EmulatorService, ResponseFuture};

@@ -585,3 +585,49 @@ async fn invalid_spikes_and_bursts_are_refused() {
         assert!(reply.text.contains(field), "{field}: {}", reply.text);
     }
 }
+
+#[tokio::test]
+async fn an_injected_answer_replies_with_its_status_and_code_to_its_target_only() {
+    let emulator = Emulator::builder().build_service();
+    let token = demo_token(&emulator, None).await;
+    set_faults(
+        &emulator,
+        json!({"target": {"operation": "createDirectory"},
+               "answer": {"status": 409, "code": "DIRECTORY_EXISTS"}}),
+    )
+    .await;
+    let conflict = call(
+        &emulator,
+        Method::POST,
+        "/api/v1/directories",
+        &token,
+        Some(json!({"name": "staff", "org_code": "org_x", "provider_code": "okta"})),
+    )
+    .await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT);
+    assert_eq!(conflict.body["errors"][0]["code"], "DIRECTORY_EXISTS");
+    let users = call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
+    assert_eq!(users.status, StatusCode::OK);
+
+    set_faults(
+        &emulator,
+        json!({"target": "api", "answer": {"status": 401}}),
+    )
+    .await;
+    let rejected = call(&emulator, Method::GET, "/api/v1/users", &token, None).await;
+    assert_eq!(rejected.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(rejected.body["errors"][0]["code"], "INJECTED_ERROR");
+    // The token endpoint is not targeted.
+    demo_token(&emulator, None).await;
+
+    let reply = send_raw(
+        &emulator,
+        Method::PUT,
+        "/_emulator/faults",
+        &[("content-type", "application/json")],
+        json!({"answer": {"status": 200}}).to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert!(reply.text.contains("answer.status"), "{}", reply.text);
+}
