@@ -322,6 +322,14 @@ async fn health_is_not_serving_while_the_breaker_is_open_and_recovers() {
         }
     }
     assert!(opened, "the breaker opened");
+    // While open, calls are refused without reaching Kinde.
+    let before = harness.stats().await["api_requests"].clone();
+    let refused = users
+        .get_users(demo_request(get_users()))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "CIRCUIT_OPEN");
+    assert_eq!(harness.stats().await["api_requests"], before);
     assert_eq!(
         status(health.check(check("profile/demo")).await.unwrap()),
         NOT_SERVING
@@ -410,6 +418,7 @@ async fn kinde_statuses_map_to_the_table() {
         .await
         .unwrap_err();
     assert_eq!(throttled.code(), Code::ResourceExhausted, "{throttled:?}");
+    assert_eq!(reason(&throttled), "RATE_LIMITED");
     assert!(has_retry_info(&throttled));
 
     harness
@@ -428,6 +437,8 @@ async fn kinde_statuses_map_to_the_table() {
         .await
         .unwrap_err();
     assert_eq!(read.code(), Code::Unavailable, "{read:?}");
+    assert_eq!(reason(&read), "KINDE_UNAVAILABLE");
+    assert!(has_retry_info(&read));
     harness.stop().await;
 }
 
@@ -536,12 +547,20 @@ async fn rejected_credentials_and_an_unreachable_kinde_are_told_apart() {
         (Code::Internal, "KINDE_CREDENTIALS_REJECTED")
     );
     assert!(!rejected.message().contains("wrong-secret"));
+    assert_eq!(
+        harness.stats().await["api_requests"],
+        0,
+        "no token, no API call"
+    );
 
     let unreachable = users
         .create_user(with_key(pb::CreateUserRequest::default(), "n"))
         .await
         .unwrap_err();
     assert_eq!(unreachable.code(), Code::Unavailable, "{unreachable:?}");
+    // Its token endpoint is as unreachable as its API.
+    assert_eq!(reason(&unreachable), "TOKEN_UNAVAILABLE");
+    assert!(has_retry_info(&unreachable));
     harness.stop().await;
 }
 
@@ -555,6 +574,8 @@ async fn a_token_outage_is_unavailable() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), Code::Unavailable, "{error:?}");
+    assert_eq!(reason(&error), "TOKEN_UNAVAILABLE");
+    assert!(has_retry_info(&error));
     assert_eq!(harness.stats().await["api_requests"], 0);
     harness.stop().await;
 }

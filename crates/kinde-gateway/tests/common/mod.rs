@@ -127,7 +127,15 @@ impl Harness {
         );
     }
 
-    async fn control_get(&self, what: &str) -> Value {
+    /// `POST /_emulator/reset`: fresh state, zeroed counters, an empty log, no faults.
+    pub(crate) async fn reset(&self) {
+        let url = format!("{}/_emulator/reset", self.emulator.base_url());
+        let response = self.http.post(url).send().await.unwrap();
+        assert!(response.status().is_success());
+    }
+
+    /// `GET /_emulator/<what>`, parsed.
+    pub(crate) async fn control_get(&self, what: &str) -> Value {
         let url = format!("{}/_emulator/{what}", self.emulator.base_url());
         let text = self
             .http
