@@ -129,6 +129,7 @@ async fn unknown_callers_wrong_keys_and_disallowed_rpcs_never_reach_kinde() {
 #[tokio::test]
 async fn two_callers_on_two_profiles_use_two_kinde_applications() {
     const OTHER_ID: &str = "otherapp000000000000000000000001";
+    common::sweep::secret("other-secret-value");
     let emulator = Emulator::builder()
         .application(Application::new(OTHER_ID, "other-secret-value").scopes(["read:users"]))
         .start()
@@ -445,6 +446,7 @@ async fn kinde_statuses_map_to_the_table() {
 #[tokio::test]
 async fn a_profile_missing_a_scope_is_permission_denied_naming_it() {
     const READER: &str = "readerapp00000000000000000000001";
+    common::sweep::secret("reader-secret-value");
     let emulator = Emulator::builder()
         .application(Application::new(READER, "reader-secret-value").scopes(["read:users"]))
         .start()
@@ -487,6 +489,7 @@ async fn a_profile_missing_a_scope_is_permission_denied_naming_it() {
 
 #[tokio::test]
 async fn rejected_credentials_and_an_unreachable_kinde_are_told_apart() {
+    common::sweep::secret("wrong-secret");
     let emulator = Emulator::builder().start().await.unwrap();
     let credentials = |base: &str, secret: &str| {
         KindeCredentials::new()
@@ -634,6 +637,7 @@ async fn reflection_lists_every_service_in_both_versions() {
 
 #[tokio::test]
 async fn audit_lines_have_every_field_and_no_secret() {
+    common::sweep::secret("ada.lovelace@example.com");
     let harness = Harness::demo().await;
     let mut users = harness.users().await;
     let mut organizations = harness.organizations().await;

@@ -3,6 +3,7 @@
 #![allow(dead_code, reason = "each test file uses a different part")]
 
 pub(crate) mod process;
+pub(crate) mod sweep;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -27,6 +28,8 @@ pub(crate) struct Harness {
     pub(crate) emulator: Emulator,
     pub(crate) address: SocketAddr,
     pub(crate) audit: AuditLog,
+    /// Where the captured log stood when the gateway started.
+    log_mark: usize,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), ServeError>>>,
     http: reqwest::Client,
@@ -35,10 +38,12 @@ pub(crate) struct Harness {
 impl Harness {
     /// The demo gateway (demo profile, demo caller allowed everything) on a fresh emulator.
     pub(crate) async fn demo() -> Self {
+        // From before the emulator starts, so the sweep covers its logs too.
+        let log_mark = sweep::log_mark();
         let emulator = Emulator::builder().start().await.unwrap();
         let audit = AuditLog::memory();
         let gateway = demo::gateway(emulator.base_url(), audit.clone()).unwrap();
-        Self::serve(emulator, gateway, audit).await
+        Self::start(emulator, gateway, audit, ServeOptions::default(), log_mark).await
     }
 
     /// Serves `gateway` (whose audit log is `audit`) in front of `emulator`.
@@ -53,6 +58,16 @@ impl Harness {
         audit: AuditLog,
         options: ServeOptions,
     ) -> Self {
+        Self::start(emulator, gateway, audit, options, sweep::log_mark()).await
+    }
+
+    async fn start(
+        emulator: Emulator,
+        gateway: Gateway,
+        audit: AuditLog,
+        options: ServeOptions,
+        log_mark: usize,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -63,6 +78,7 @@ impl Harness {
             emulator,
             address,
             audit,
+            log_mark,
             shutdown: Some(shutdown),
             server: Some(server),
             http: reqwest::Client::new(),
@@ -158,7 +174,8 @@ impl Harness {
             .collect()
     }
 
-    /// Stops the gateway (draining) and the emulator.
+    /// Stops the gateway (draining), then runs the [audit sweep](sweep) over its audit lines
+    /// and the logs captured since it started.
     pub(crate) async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
@@ -166,6 +183,7 @@ impl Harness {
         if let Some(server) = self.server.take() {
             server.await.unwrap().unwrap();
         }
+        sweep::sweep(&self.audit.lines(), &sweep::logs_since(self.log_mark));
     }
 }
 
@@ -174,8 +192,10 @@ pub(crate) fn demo_request<T>(message: T) -> tonic::Request<T> {
     with_key(message, DEMO_API_KEY)
 }
 
-/// `message` with `authorization: Bearer <key>`.
+/// `message` with `authorization: Bearer <key>`; the key is registered with the [audit
+/// sweep](sweep).
 pub(crate) fn with_key<T>(message: T, key: &str) -> tonic::Request<T> {
+    sweep::secret(key);
     let mut request = tonic::Request::new(message);
     request
         .metadata_mut()

@@ -1,4 +1,5 @@
-//! The `kinde-gateway` binary as a child process.
+//! The `kinde-gateway` binary as a child process: started with none of the parent's
+//! OpenTelemetry variables, stopped with SIGTERM, and swept for secrets once it exits.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -22,11 +23,41 @@ pub(crate) fn temp_path(name: &str) -> PathBuf {
     ))
 }
 
-/// The three lines `--emulator` prints, in order.
+/// `kinde-gateway`, without any `OTEL_*` variable of the test's own environment, so a
+/// developer's OpenTelemetry settings cannot change what a test sees; a test adds the ones it
+/// means.
+pub(crate) fn command() -> Command {
+    let mut command = Command::new(BINARY);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("OTEL_") {
+            command.env_remove(name);
+        }
+    }
+    command.kill_on_drop(true);
+    command
+}
+
+/// Sends SIGTERM to `child` and waits for it to exit successfully, within 30 s.
+pub(crate) async fn terminate(child: &mut Child) {
+    let pid = child.id().expect("the gateway is running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the gateway exits within 30 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+/// A gateway started by [`start_emulator_mode`], with the three lines it printed.
 pub(crate) struct Started {
     pub(crate) child: Child,
     /// Everything the gateway wrote to standard error, once it exits.
-    pub(crate) logs: tokio::task::JoinHandle<String>,
+    logs: tokio::task::JoinHandle<String>,
+    audit: PathBuf,
     pub(crate) base_url: String,
     pub(crate) key: String,
     pub(crate) address: String,
@@ -35,14 +66,13 @@ pub(crate) struct Started {
 /// Starts `kinde-gateway --emulator` on a free loopback port, auditing to `audit`, logging at
 /// trace level, with `envs` added to its environment; waits for its three lines.
 pub(crate) async fn start_emulator_mode(audit: &Path, envs: &[(&str, &str)]) -> Started {
-    let mut child = Command::new(BINARY)
+    let mut child = command()
         .args(["--emulator", "--listen", "127.0.0.1:0", "--audit-log"])
         .arg(audit)
         .env("KINDE_GATEWAY_LOG", "trace")
         .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     // Read the logs as they come, or a full pipe would stall the gateway.
@@ -80,8 +110,33 @@ pub(crate) async fn start_emulator_mode(audit: &Path, envs: &[(&str, &str)]) -> 
     Started {
         child,
         logs,
+        audit: audit.to_owned(),
         base_url,
         key,
         address,
+    }
+}
+
+/// What a gateway process left behind.
+pub(crate) struct Stopped {
+    /// Its audit lines.
+    pub(crate) audit_lines: Vec<String>,
+    /// Its standard error, at trace level.
+    pub(crate) logs: String,
+}
+
+impl Started {
+    /// SIGTERM, a clean exit, then the [audit sweep](super::sweep) over the audit file and the
+    /// logs; the audit file is removed.
+    pub(crate) async fn stop(mut self) -> Stopped {
+        terminate(&mut self.child).await;
+        let logs = self.logs.await.unwrap();
+        let audit = std::fs::read_to_string(&self.audit).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.audit);
+        super::sweep::sweep_process(&audit, &logs);
+        Stopped {
+            audit_lines: audit.lines().map(str::to_owned).collect(),
+            logs,
+        }
     }
 }
