@@ -157,8 +157,8 @@ async fn users(
             let users = page.users.unwrap_or_default();
             let mut body = format!("{} users (request id {id})\n", users.len());
             for user in users {
-                let email = user.email.unwrap_or_else(|| "(no email)".to_owned());
-                body.push_str(&format!("{email}\n"));
+                body.push_str(&describe(user));
+                body.push('\n');
             }
             (StatusCode::OK, body)
         }
@@ -189,6 +189,19 @@ async fn organizations(
         }
         Err(error) => failed(&error, &id),
     }
+}
+
+/// A user as its email, else its name, else its id.
+fn describe(user: kinde_api::models::UsersResponseUser) -> String {
+    let name = [user.first_name, user.last_name]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    user.email
+        .or((!name.is_empty()).then_some(name))
+        .or(user.id)
+        .unwrap_or_else(|| "(unnamed)".to_owned())
 }
 
 /// A failed Kinde call as a 502 with one line: what Kinde said and the request id.
