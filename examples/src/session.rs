@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kinde_gateway::pb;
+use secrecy::{ExposeSecret, SecretString};
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::Failure;
@@ -21,6 +23,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the gateway is and which key to call it with: flags, else environment variables,
 /// else the values `kinde-gateway --emulator` prints.
+///
+/// The key is a [`SecretString`]: `Debug` shows `[REDACTED]`, and `--help` shows neither the
+/// default key nor the value of `GATEWAY_API_KEY`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct GatewayArgs {
     /// The gateway's address (host:port).
@@ -31,16 +36,17 @@ pub struct GatewayArgs {
         long,
         env = "GATEWAY_API_KEY",
         default_value = kinde_gateway::demo::DEMO_API_KEY,
-        hide_default_value = true
+        hide_default_value = true,
+        hide_env_values = true
     )]
-    pub api_key: String,
+    pub api_key: SecretString,
 }
 
 impl Default for GatewayArgs {
     fn default() -> Self {
         Self {
             address: DEFAULT_ADDRESS.to_owned(),
-            api_key: kinde_gateway::demo::DEMO_API_KEY.to_owned(),
+            api_key: kinde_gateway::demo::DEMO_API_KEY.into(),
         }
     }
 }
@@ -49,10 +55,12 @@ impl Default for GatewayArgs {
 ///
 /// Ids read `<example>-<run>-<n>`: the run part differs between runs, `n` counts the calls,
 /// so the audit log and Kinde's side can be matched to a line of the example's output.
+///
+/// `Debug` does not show the key: its `authorization` value is marked sensitive.
 #[derive(Debug)]
 pub struct GatewaySession {
     channel: Channel,
-    authorization: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    authorization: MetadataValue<Ascii>,
     run: String,
     calls: AtomicU32,
 }
@@ -65,9 +73,8 @@ impl GatewaySession {
     /// A [`Failure`] when the address or key is malformed or nothing answers there.
     pub async fn connect(args: &GatewayArgs, example: &str) -> Result<Self, Failure> {
         let doing = format!("connect to the gateway at {}", args.address);
-        let authorization = format!("Bearer {}", args.api_key)
-            .parse()
-            .map_err(|_| Failure::new(&doing, "the API key is not printable ASCII"))?;
+        let authorization = authorization(&args.api_key)
+            .ok_or_else(|| Failure::new(&doing, "the API key holds a control character"))?;
         let endpoint = Endpoint::from_shared(format!("http://{}", args.address))
             .map_err(|_| Failure::new(&doing, "not a host:port address"))?
             .connect_timeout(CONNECT_TIMEOUT)
@@ -79,15 +86,19 @@ impl GatewaySession {
             )
         })?;
 
+        Ok(Self::new(channel, authorization, example))
+    }
+
+    fn new(channel: Channel, authorization: MetadataValue<Ascii>, example: &str) -> Self {
         let millis = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_millis());
-        Ok(Self {
+        Self {
             channel,
             authorization,
             run: format!("{example}-{:x}", millis % 0x100_0000),
             calls: AtomicU32::new(0),
-        })
+        }
     }
 
     /// `message` as a request with the API key and a new request id, and that id.
@@ -170,5 +181,57 @@ impl GatewaySession {
     /// A client of `RolesService`.
     pub fn roles(&self) -> pb::roles_service_client::RolesServiceClient<Channel> {
         pb::roles_service_client::RolesServiceClient::new(self.channel.clone())
+    }
+}
+
+/// `Bearer <key>` as metadata marked sensitive, so that no `Debug` output or log shows it;
+/// `None` when the key holds a control character, such as a line break.
+fn authorization(api_key: &SecretString) -> Option<MetadataValue<Ascii>> {
+    let mut value: MetadataValue<Ascii> =
+        format!("Bearer {}", api_key.expose_secret()).parse().ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "a-key-that-must-not-show";
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        let args = GatewayArgs {
+            api_key: KEY.into(),
+            ..GatewayArgs::default()
+        };
+        assert!(!format!("{args:?}").contains(KEY), "{args:?}");
+        assert!(format!("{args:?}").contains(DEFAULT_ADDRESS));
+    }
+
+    #[tokio::test]
+    async fn the_authorization_metadata_is_sensitive() {
+        let authorization = authorization(&KEY.into()).expect("an ASCII key");
+        assert!(authorization.is_sensitive());
+        let channel = Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
+        let session = GatewaySession::new(channel, authorization, "test");
+
+        let (request, request_id) = session.request(pb::GetUsersRequest::default());
+        let sent = request
+            .metadata()
+            .get("authorization")
+            .expect("the key is sent");
+        assert_eq!(sent.to_str().unwrap(), format!("Bearer {KEY}"));
+        assert!(sent.is_sensitive());
+        assert_eq!(request_id, format!("{}-1", session.run));
+        for shown in [format!("{session:?}"), format!("{:?}", request.metadata())] {
+            assert!(!shown.contains(KEY), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_key_with_a_control_character_is_refused() {
+        assert!(authorization(&"line\nbreak".into()).is_none());
+        assert!(authorization(&"nul\0".into()).is_none());
     }
 }
