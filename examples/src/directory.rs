@@ -47,6 +47,17 @@ pub struct Person {
     pub family_name: String,
 }
 
+/// An organization's external id made from its name: `Acme Corp` -> `acme-corp`. Letters and
+/// digits are kept (lowercased); every run of anything else becomes one `-`.
+pub fn slug(name: &str) -> String {
+    let lower = name.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect();
+    words.join("-")
+}
+
 /// The organization whose `external_id` is `external_id`, else a new one named `name`.
 ///
 /// # Errors
@@ -128,11 +139,13 @@ pub async fn role(session: &GatewaySession, key: &str, name: &str) -> Result<Ste
     })
 }
 
-/// The user whose email is `person.email`, else a new user with a verified email identity.
+/// The user whose email is `person.email` (compared without regard to case), else a new user
+/// with a verified email identity.
 ///
 /// # Errors
 ///
-/// A [`Failure`] when the lookup or the create fails.
+/// A [`Failure`] when the lookup or the create fails, or when more than one user has the
+/// email, since the step cannot tell which one is meant.
 pub async fn user(session: &GatewaySession, person: &Person) -> Result<Step, Failure> {
     let (request, request_id) = session.request(pb::GetUsersRequest {
         email: Some(person.email.clone()),
@@ -141,8 +154,13 @@ pub async fn user(session: &GatewaySession, person: &Person) -> Result<Step, Fai
     let answer = session.users().get_users(request).await;
     let doing = format!("look up user {}", person.email);
     let answer = session.check(&doing, &request_id, answer)?;
-    if let Some(id) = answer.users.into_iter().find_map(|user| user.id) {
-        return Ok(found(id, request_id));
+    match with_email(answer.users, &person.email)[..] {
+        [] => {}
+        [ref id] => return Ok(found(id.clone(), request_id)),
+        ref ids => {
+            let reason = format!("{} users have this email: {}", ids.len(), ids.join(", "));
+            return Err(Failure::call(&doing, &request_id, reason));
+        }
     }
 
     let (request, request_id) = session.request(pb::CreateUserRequest {
@@ -201,10 +219,57 @@ pub async fn members(
     Ok((members, request_id))
 }
 
+/// The ids of the users whose email is `email`, ignoring case: a lookup answers what the
+/// upstream matched, which need not be exactly that address.
+fn with_email(users: Vec<pb::UsersResponseUser>, email: &str) -> Vec<String> {
+    users
+        .into_iter()
+        .filter(|user| {
+            user.email
+                .as_deref()
+                .is_some_and(|found| found.eq_ignore_ascii_case(email))
+        })
+        .filter_map(|user| user.id)
+        .collect()
+}
+
 fn found(id: String, request_id: String) -> Step {
     Step {
         id,
         outcome: Outcome::Found,
         request_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_keep_letters_and_digits() {
+        assert_eq!(slug("Acme Corp"), "acme-corp");
+        assert_eq!(slug("  Initech, Inc. 2 "), "initech-inc-2");
+        assert_eq!(slug("Globex"), "globex");
+    }
+
+    fn user(id: &str, email: Option<&str>) -> pb::UsersResponseUser {
+        pb::UsersResponseUser {
+            id: Some(id.to_owned()),
+            email: email.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_a_user_with_the_same_email_is_found() {
+        let answer = vec![
+            user("kp_1", Some("ada.lovelace@acme.example")),
+            user("kp_2", None),
+            user("kp_3", Some("Ada@Acme.example")),
+        ];
+        assert_eq!(with_email(answer, "ada@acme.example"), ["kp_3"]);
+
+        let unrelated = vec![user("kp_1", Some("grace@acme.example"))];
+        assert!(with_email(unrelated, "ada@acme.example").is_empty());
     }
 }

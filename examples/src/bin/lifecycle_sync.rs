@@ -8,9 +8,10 @@
 //! cargo run -p examples --bin lifecycle_sync -- --file my-users.csv --organization "Globex"
 //! ```
 //!
-//! The file has a header line and one user a line: `email,given_name,family_name,role`
-//! (`examples/data/users.csv` is fake data). Every change prints the request id it was sent
-//! with.
+//! The file starts with the header line `email,given_name,family_name,role`, then has one user
+//! a line (`examples/data/users.csv` is fake data). Every change prints the request id it was
+//! sent with. A file that lists nobody would remove every member, so it is refused unless
+//! `--allow-empty` says that is meant.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -24,6 +25,9 @@ use kinde_gateway::pb;
 /// The fake list of users kept in the repository.
 const DEFAULT_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/users.csv");
 
+/// The columns of the file, in order, as its header line names them.
+const COLUMNS: [&str; 4] = ["email", "given_name", "family_name", "role"];
+
 /// Sync the users of a CSV file into an organization; idempotent.
 #[derive(Debug, Parser)]
 struct Args {
@@ -35,6 +39,9 @@ struct Args {
     /// The organization's name; found by the external id made from it, or created.
     #[arg(long, default_value = "Globex")]
     organization: String,
+    /// Sync a file that lists no users, removing every member of the organization.
+    #[arg(long)]
+    allow_empty: bool,
 }
 
 /// One line of the file.
@@ -53,6 +60,14 @@ async fn run(args: Args) -> Result<(), Failure> {
     let doing = format!("read {}", args.file.display());
     let text = std::fs::read_to_string(&args.file).map_err(|e| Failure::new(&doing, e))?;
     let rows = parse(&text).map_err(|e| Failure::new(&doing, e))?;
+    if rows.is_empty() && !args.allow_empty {
+        let reason = format!(
+            "it lists no users, and syncing it would remove every member of {}; \
+             pass --allow-empty if that is what you want",
+            args.organization
+        );
+        return Err(Failure::new(&doing, reason));
+    }
     let session = GatewaySession::connect(&args.gateway, "sync").await?;
     println!(
         "syncing {} users from {} into {}",
@@ -62,7 +77,7 @@ async fn run(args: Args) -> Result<(), Failure> {
     );
     let mut changes = 0;
 
-    let external_id = args.organization.to_lowercase().replace(' ', "-");
+    let external_id = directory::slug(&args.organization);
     let organization = directory::organization(&session, &args.organization, &external_id).await?;
     let code = organization.id;
     if organization.outcome == Outcome::Created {
@@ -240,35 +255,50 @@ async fn correct_roles(
     Ok(changes)
 }
 
-/// The rows of the file: a header line, then `email,given_name,family_name,role` per line.
-/// Blank lines and lines starting with `#` are skipped.
+/// The rows of the file: the header line naming [`COLUMNS`], then one user per line. Blank
+/// lines and lines starting with `#` are skipped.
 fn parse(text: &str) -> Result<Vec<Row>, String> {
+    let expected = COLUMNS.join(",");
+    let mut lines = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'));
+    let Some((number, header)) = lines.next() else {
+        return Err(format!(
+            "the file is empty; it needs the header line {expected}"
+        ));
+    };
+    let names: Vec<&str> = header.split(',').map(str::trim).collect();
+    let matches = names.len() == COLUMNS.len()
+        && names
+            .iter()
+            .zip(COLUMNS)
+            .all(|(name, column)| name.eq_ignore_ascii_case(column));
+    if !matches {
+        return Err(format!(
+            "line {number}: the header is {header:?}; expected the columns {expected}"
+        ));
+    }
+
     let mut rows: Vec<Row> = Vec::new();
-    let lines = text.lines().enumerate().skip(1);
-    for (index, line) in lines {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
+    for (number, line) in lines {
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
         let [email, given_name, family_name, role] = cells[..] else {
             return Err(format!(
-                "line {}: {} columns, expected 4 (email,given_name,family_name,role)",
-                index + 1,
+                "line {number}: {} columns, expected 4 ({expected})",
                 cells.len()
             ));
         };
         if !email.contains('@') || role.is_empty() {
-            return Err(format!(
-                "line {}: needs an email address and a role",
-                index + 1
-            ));
+            return Err(format!("line {number}: needs an email address and a role"));
         }
         if rows
             .iter()
             .any(|row| row.person.email.eq_ignore_ascii_case(email))
         {
-            return Err(format!("line {}: {email} is listed twice", index + 1));
+            return Err(format!("line {number}: {email} is listed twice"));
         }
         rows.push(Row {
             person: Person {
@@ -307,5 +337,39 @@ mod tests {
             parse(&twice).unwrap_err(),
             "line 4: A@b.example is listed twice"
         );
+    }
+
+    #[test]
+    fn the_header_line_is_checked_not_dropped() {
+        // A file without its header: the first user must not be taken for one.
+        let headless = "hank@globex.example,Hank,Scorpio,admin\n";
+        assert_eq!(
+            parse(headless).unwrap_err(),
+            "line 1: the header is \"hank@globex.example,Hank,Scorpio,admin\"; \
+             expected the columns email,given_name,family_name,role"
+        );
+        let reordered = "email,role,given_name,family_name\na@b.example,x,A,B\n";
+        assert!(
+            parse(reordered)
+                .unwrap_err()
+                .starts_with("line 1: the header is")
+        );
+        assert_eq!(
+            parse("").unwrap_err(),
+            "the file is empty; it needs the header line email,given_name,family_name,role"
+        );
+
+        // Comments and blank lines may come first; case, spaces and a byte-order mark do not
+        // matter.
+        let commented =
+            "\u{feff}# exported\n\n Email , Given_Name,family_name,ROLE\na@b.example,A,B,x\n";
+        let rows = parse(commented).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].role, "x");
+    }
+
+    #[test]
+    fn a_header_alone_is_no_users() {
+        assert_eq!(parse("email,given_name,family_name,role\n").unwrap(), []);
     }
 }
