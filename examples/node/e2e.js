@@ -12,8 +12,11 @@
 //                and retries; the fault ends; the stream returns both members;
 //   lost answer  createUser is processed and its connection dropped: the gateway says UNKNOWN /
 //                OUTCOME_UNKNOWN; the client looks the user up instead of creating it again, and
-//                the emulator holds exactly one user with that email.
-// Faults are cleared at the end, whatever happens. Prints one line per scenario, or one line
+//                the emulator holds exactly one user with that email;
+//   lost create  createUser's connection is dropped before it is processed, twice: each time
+//                the client looks up, finds nobody, and creates once more only the first time,
+//                then fails in one line; the emulator saw two creates and holds no such user.
+// Faults are cleared and every client process is stopped at the end, whatever happens. Prints one line per scenario, or one line
 // saying what failed; exit status 1 on failure. The faults apply to every caller of that
 // emulator: run this against a gateway that no other test uses at the same time.
 
@@ -134,6 +137,14 @@ class RunningClient {
     }
   }
 
+  /** Kills the process if it still runs (a scenario failed while waiting on it). */
+  async stop() {
+    if (this.process.exitCode === null && this.process.signalCode === null) {
+      this.process.kill('SIGKILL');
+    }
+    await this.exit;
+  }
+
   /** Waits for the end; resolves to the exit status and every line. */
   async finish(timeoutMs = CLIENT_TIMEOUT_MS) {
     let timer;
@@ -171,6 +182,17 @@ async function succeed(client) {
 }
 
 /**
+ * Waits for a client that must fail; resolves to its lines with the failure line, which comes
+ * on stderr and so may overtake the last lines of stdout, moved to the end.
+ */
+async function failOnce(client) {
+  const { code, lines } = await client.finish();
+  if (code !== 1) throw new Failed(`the client exited with ${code}, not 1: ${client.output()}`);
+  const failure = lines.filter((line) => / failed: /.test(line));
+  return [...lines.filter((line) => !/ failed: /.test(line)), ...failure];
+}
+
+/**
  * Checks that the retry reached the emulator at least the announced wait after the failed
  * attempt (a lower bound only: a wait is never shorter, however slow the machine).
  */
@@ -182,11 +204,27 @@ function assertWaited(failed, retried, seconds) {
   }
 }
 
-async function scenarios(addr, key, emulator) {
+async function scenarios(addr, key, emulator, clients) {
   const base = [CLIENT, '--addr', addr, '--key', key];
   const tag = crypto.randomBytes(4).toString('hex');
   const email = (n) => `node-e2e-${tag}-${n}@example.com`;
-  const start = (...args) => new RunningClient(base, args);
+  const start = (...args) => {
+    const client = new RunningClient(base, args);
+    clients.push(client);
+    return client;
+  };
+  // Creates user `n` while `fault` targets createUser; the fault is cleared once the client has
+  // ended. `finish` waits for the end and checks the exit status.
+  let org;
+  const createUnder = async (fault, finish, n) => {
+    await emulator.faults({ target: { operation: 'createUser' }, ...fault });
+    const client = start('create-user', '--org', org, '--email', email(n));
+    try {
+      return await finish(client);
+    } finally {
+      await emulator.clearFaults();
+    }
+  };
 
   await emulator.clearFaults();
 
@@ -197,7 +235,7 @@ async function scenarios(addr, key, emulator) {
     `create user: created ${escape(email(1))} as (kp_\\w+) in (org_\\w+) ${RID}`,
     `stream organization users: 1 member\\(s\\) of (org_\\w+): ${escape(email(1))} ${RID}`,
   ]);
-  const org = orgLine[1];
+  org = orgLine[1];
   if (userLine[2] !== org || streamLine[1] !== org) {
     throw new Failed(`the steps used different organizations: ${lines.join(' | ')}`);
   }
@@ -258,13 +296,7 @@ async function scenarios(addr, key, emulator) {
   );
 
   // A create whose answer is lost: UNKNOWN / OUTCOME_UNKNOWN, looked up, never repeated.
-  await emulator.faults({ target: { operation: 'createUser' }, close_after_ratio: 1.0 });
-  client = start('create-user', '--org', org, '--email', email(3));
-  try {
-    lines = await succeed(client);
-  } finally {
-    await emulator.clearFaults();
-  }
+  lines = await createUnder({ close_after_ratio: 1.0 }, succeed, 3);
   const [unknown, lookedUp, resolved] = expectLines(lines, [
     `create user: UNKNOWN OUTCOME_UNKNOWN, the user may exist: looking it up by email instead of creating it again ${RID}`,
     `look up user: 1 user\\(s\\) with email ${escape(email(3))}: (kp_\\w+) ${RID}`,
@@ -279,13 +311,41 @@ async function scenarios(addr, key, emulator) {
     JSON.stringify(creates.map((r) => [r.method, r.path, r.connection_closed])) !==
     JSON.stringify([['POST', '/api/v1/user', true]])
   ) {
-    throw new Failed(`the lost create reached the emulator as ${JSON.stringify(creates)}, not once`);
+    throw new Failed(`the create whose answer was lost reached the emulator as ${JSON.stringify(creates)}, not once`);
   }
   found = await emulator.usersWithEmail(email(3));
   if (found.length !== 1 || found[0].id !== userId) {
     throw new Failed(`the emulator holds ${found.length} users with ${email(3)}, not exactly one`);
   }
-  console.log(`${NAME}: lost create ok (OUTCOME_UNKNOWN, found ${userId} by email, exactly one user at the emulator)`);
+  console.log(`${NAME}: lost answer ok (OUTCOME_UNKNOWN, found ${userId} by email, exactly one user at the emulator)`);
+
+  // A create that never happens: looked up, created once more, then given up on.
+  lines = await createUnder({ close_before_ratio: 1.0 }, failOnce, 4);
+  const unknownLine = `create user: UNKNOWN OUTCOME_UNKNOWN, the user may exist: looking it up by email instead of creating it again ${RID}`;
+  const nobody = `look up user: 0 user\\(s\\) with email ${escape(email(4))}: none ${RID}`;
+  const [first, , again, second, , gaveUp] = expectLines(lines, [
+    unknownLine,
+    nobody,
+    `create user: the create had not happened: creating the user once more ${RID}`,
+    unknownLine,
+    nobody,
+    `create user: failed: the create had not happened, and the outcome stayed unknown 2 times for ${escape(email(4))} ${RID}`,
+  ]);
+  if (again[1] !== first[1] || gaveUp[1] !== second[1]) {
+    throw new Failed(`the outcome lines name the wrong requests: ${lines.join(' | ')}`);
+  }
+  for (const create of [first, second]) {
+    const seen = await emulator.requestsWithId(create[1]);
+    if (JSON.stringify(seen.map((r) => [r.method, r.path])) !== JSON.stringify([['POST', '/api/v1/user']])) {
+      throw new Failed(`create ${create[1]} reached the emulator as ${JSON.stringify(seen)}, not once`);
+    }
+  }
+  if ((await emulator.usersWithEmail(email(4))).length !== 0) {
+    throw new Failed(`the emulator holds a user with ${email(4)} though no create happened`);
+  }
+  console.log(
+    `${NAME}: lost create ok (OUTCOME_UNKNOWN twice, nobody found, created once more as announced, then failed in one line)`,
+  );
 }
 
 async function main(argv) {
@@ -295,15 +355,17 @@ async function main(argv) {
   }
   const [addr, key, emulatorUrl] = argv;
   const emulator = new Emulator(emulatorUrl);
+  const clients = [];
   try {
-    await scenarios(addr, key, emulator);
+    await scenarios(addr, key, emulator, clients);
   } catch (error) {
     console.error(`${NAME}: FAILED: ${error instanceof Failed ? error.message : `unexpected error: ${error.stack}`}`);
     return 1;
   } finally {
+    await Promise.all(clients.map((client) => client.stop()));
     await emulator.clearFaults().catch(() => {});
   }
-  console.log(`${NAME}: all 4 scenarios passed`);
+  console.log(`${NAME}: all 5 scenarios passed`);
   return 0;
 }
 

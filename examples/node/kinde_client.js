@@ -54,6 +54,9 @@ const BACKOFF_BASE_MS = 250;
 const BACKOFF_CAP_MS = 8_000;
 // A RetryInfo delay longer than this is not waited: the step fails and says so.
 const MAX_RETRY_INFO_MS = 60_000;
+// Creates per user when each ends in OUTCOME_UNKNOWN and the lookup then finds nobody: the
+// second is sent only after the lookup showed the first had not happened.
+const MAX_CREATES = 2;
 
 const CODE_NAMES = Object.fromEntries(Object.entries(grpc.status).map(([name, code]) => [code, name]));
 
@@ -284,7 +287,7 @@ class Client {
       organization_code: org,
       identities: [{ type: 'email', details: { email } }],
     };
-    for (let round = 0; round < 2; round += 1) {
+    for (let create = 1; create <= MAX_CREATES; create += 1) {
       let outcome;
       try {
         outcome = await withRetries(step, () => this.unary(this.users, 'CreateUser', request));
@@ -308,13 +311,18 @@ class Client {
         if (found.length > 1) {
           throw new StepFailed(`${step}: failed: ${found.length} users have email ${email} ${rid(problem.requestId)}`);
         }
+        if (create === MAX_CREATES) {
+          throw new StepFailed(
+            `${step}: failed: the create had not happened, and the outcome stayed unknown ${MAX_CREATES} times for ${email} ${rid(problem.requestId)}`,
+          );
+        }
         say(step, 'the create had not happened: creating the user once more', problem.requestId);
         continue;
       }
       say(step, `created ${email} as ${outcome.response.id} in ${org}`, outcome.requestId);
       return outcome.response.id;
     }
-    throw new StepFailed(`${step}: failed: the outcome stayed unknown twice for ${email}`);
+    throw new Error('unreachable');
   }
 
   async streamMembers(org) {

@@ -12,8 +12,11 @@ Scenarios, each checked on the client's output and on the emulator's request log
                and retries; the fault ends; the stream returns both members;
   lost answer  createUser is processed and its connection dropped: the gateway says UNKNOWN /
                OUTCOME_UNKNOWN; the client looks the user up instead of creating it again, and
-               the emulator holds exactly one user with that email.
-Faults are cleared at the end, whatever happens. Prints one line per scenario, or one line
+               the emulator holds exactly one user with that email;
+  lost create  createUser's connection is dropped before it is processed, twice: each time
+               the client looks up, finds nobody, and creates once more only the first time,
+               then fails in one line; the emulator saw two creates and holds no such user.
+Faults are cleared and every client process is stopped at the end, whatever happens. Prints one line per scenario, or one line
 saying what failed; exit status 1 on failure. The faults apply to every caller of that
 emulator: run this against a gateway that no other test uses at the same time.
 """
@@ -115,6 +118,12 @@ class RunningClient:
             if match:
                 return match
 
+    def stop(self) -> None:
+        """Kills the process if it still runs (a scenario failed while waiting on it)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
     def finish(self, timeout: float = CLIENT_TIMEOUT) -> tuple[int, list[str]]:
         """Waits for the end; returns the exit status and every line."""
         try:
@@ -162,14 +171,35 @@ def succeed(client: RunningClient) -> list[str]:
     return lines
 
 
+def fail_once(client: RunningClient) -> list[str]:
+    code, lines = client.finish()
+    if code != 1:
+        raise Failed(f"the client exited with {code}, not 1: {client.output()}")
+    return lines
+
+
 def main(addr: str, key: str, emulator_url: str) -> int:
     emulator = Emulator(emulator_url)
     base = [sys.executable, str(CLIENT), "--addr", addr, "--key", key]
     tag = uuid.uuid4().hex[:8]
     email = lambda n: f"py-e2e-{tag}-{n}@example.com"  # noqa: E731
 
+    clients: list[RunningClient] = []
+
     def start(*args: str) -> RunningClient:
-        return RunningClient(base, list(args))
+        client = RunningClient(base, list(args))
+        clients.append(client)
+        return client
+
+    def create_under(fault: dict, finish, n: int) -> list[str]:
+        """Creates user `n` while `fault` targets createUser; the fault is cleared once the
+        client has ended. `finish` waits for the end and checks the exit status."""
+        emulator.faults({"target": {"operation": "createUser"}, **fault})
+        client = start("create-user", "--org", org, "--email", email(n))
+        try:
+            return finish(client)
+        finally:
+            emulator.clear_faults()
 
     try:
         emulator.clear_faults()
@@ -248,12 +278,7 @@ def main(addr: str, key: str, emulator_url: str) -> int:
         )
 
         # A create whose answer is lost: UNKNOWN / OUTCOME_UNKNOWN, looked up, never repeated.
-        emulator.faults({"target": {"operation": "createUser"}, "close_after_ratio": 1.0})
-        client = start("create-user", "--org", org, "--email", email(3))
-        try:
-            lines = succeed(client)
-        finally:
-            emulator.clear_faults()
+        lines = create_under({"close_after_ratio": 1.0}, succeed, 3)
         unknown, looked_up, resolved = expect_lines(
             lines,
             [
@@ -270,13 +295,46 @@ def main(addr: str, key: str, emulator_url: str) -> int:
         if [(r["method"], r["path"], r["connection_closed"]) for r in creates] != [
             ("POST", "/api/v1/user", True)
         ]:
-            raise Failed(f"the lost create reached the emulator as {creates}, not once")
+            raise Failed(f"the create whose answer was lost reached the emulator as {creates}, not once")
         found = emulator.users_with_email(email(3))
         if [u["id"] for u in found] != [user_id]:
             raise Failed(f"the emulator holds {len(found)} users with {email(3)}, not exactly one")
         print(
-            f"{NAME}: lost create ok (OUTCOME_UNKNOWN, found {user_id} by email, "
+            f"{NAME}: lost answer ok (OUTCOME_UNKNOWN, found {user_id} by email, "
             "exactly one user at the emulator)",
+            flush=True,
+        )
+
+        # A create that never happens: looked up, created once more, then given up on.
+        lines = create_under({"close_before_ratio": 1.0}, fail_once, 4)
+        unknown = (
+            rf"create user: UNKNOWN OUTCOME_UNKNOWN, the user may exist: looking it up by "
+            rf"email instead of creating it again {RID}"
+        )
+        nobody = rf"look up user: 0 user\(s\) with email {re.escape(email(4))}: none {RID}"
+        first, _, again, second, _, gave_up = expect_lines(
+            lines,
+            [
+                unknown,
+                nobody,
+                rf"create user: the create had not happened: creating the user once more {RID}",
+                unknown,
+                nobody,
+                rf"create user: failed: the create had not happened, and the outcome stayed "
+                rf"unknown 2 times for {re.escape(email(4))} {RID}",
+            ],
+        )
+        if again.group(1) != first.group(1) or gave_up.group(1) != second.group(1):
+            raise Failed(f"the outcome lines name the wrong requests: {' | '.join(lines)}")
+        for create in (first, second):
+            seen = emulator.requests_with_id(create.group(1))
+            if [(r["method"], r["path"]) for r in seen] != [("POST", "/api/v1/user")]:
+                raise Failed(f"create {create.group(1)} reached the emulator as {seen}, not once")
+        if emulator.users_with_email(email(4)):
+            raise Failed(f"the emulator holds a user with {email(4)} though no create happened")
+        print(
+            f"{NAME}: lost create ok (OUTCOME_UNKNOWN twice, nobody found, created once more "
+            "as announced, then failed in one line)",
             flush=True,
         )
     except Failed as failure:
@@ -286,11 +344,13 @@ def main(addr: str, key: str, emulator_url: str) -> int:
         print(f"{NAME}: FAILED: cannot reach the emulator at {emulator_url}: {error}", file=sys.stderr)
         return 1
     finally:
+        for client in clients:
+            client.stop()
         try:
             emulator.clear_faults()
         except OSError:
             pass
-    print(f"{NAME}: all 4 scenarios passed", flush=True)
+    print(f"{NAME}: all 5 scenarios passed", flush=True)
     return 0
 
 

@@ -59,6 +59,9 @@ BACKOFF_BASE_SECONDS = 0.25
 BACKOFF_CAP_SECONDS = 8.0
 # A RetryInfo delay longer than this is not waited: the step fails and says so.
 MAX_RETRY_INFO_SECONDS = 60.0
+# Creates per user when each ends in OUTCOME_UNKNOWN and the lookup then finds nobody: the
+# second is sent only after the lookup showed the first had not happened.
+MAX_CREATES = 2
 
 
 class StepFailed(Exception):
@@ -231,7 +234,7 @@ class Client:
                 )
             ],
         )
-        for _ in range(2):
+        for create in range(1, MAX_CREATES + 1):
             try:
                 response, request_id = with_retries(
                     step, lambda: self.unary(self.users.CreateUser, request)
@@ -258,6 +261,11 @@ class Client:
                         f"{step}: failed: {len(found)} users have email {email} "
                         f"{rid(problem.request_id)}"
                     )
+                if create == MAX_CREATES:
+                    raise StepFailed(
+                        f"{step}: failed: the create had not happened, and the outcome stayed "
+                        f"unknown {MAX_CREATES} times for {email} {rid(problem.request_id)}"
+                    )
                 say(
                     step,
                     "the create had not happened: creating the user once more",
@@ -266,7 +274,7 @@ class Client:
                 continue
             say(step, f"created {email} as {response.id} in {org}", request_id)
             return response.id
-        raise StepFailed(f"{step}: failed: the outcome stayed unknown twice for {email}")
+        raise AssertionError("unreachable")
 
     def stream_members(self, org: str) -> list:
         step = "stream organization users"
