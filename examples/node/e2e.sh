@@ -11,7 +11,9 @@
 # one-line reason on failure.
 #
 # The faults it injects apply to every caller of that emulator: run it against a gateway that no
-# other test uses at the same time (it takes about 10 s).
+# other test uses at the same time (it takes about 10 s). KINDE_E2E_TIMEOUT bounds the run in
+# seconds (default 300); when it is out of time, or this script is stopped by a signal, the run
+# and every client it started are killed and the faults cleared.
 set -euo pipefail
 
 NAME="node client e2e"
@@ -35,11 +37,11 @@ if [[ ! -f "$HERE/node_modules/.package-lock.json" || "$HERE/package-lock.json" 
         || fail "npm ci could not install examples/node/node_modules"
 fi
 
-status=0
-timeout --kill-after=10 300 node "$HERE/e2e.js" "$@" || status=$?
-if [[ $status -eq 124 || $status -eq 137 ]]; then
-    # Killed: e2e.js could not clear its faults, so clear them here.
-    node -e 'fetch(process.argv[1].replace(/\/+$/, "") + "/_emulator/faults", {method: "PUT", body: "{}"}).catch(() => {})' "$3" || true
-    fail "did not finish within 300 s"
-fi
-exit "$status"
+# Killed, e2e.js could not clear its faults: clear them here.
+clear_faults() {
+    node -e 'fetch(process.argv[1].replace(/\/+$/, "") + "/_emulator/faults", {method: "PUT", body: "{}"}).catch(() => {})' "$EMULATOR" || true
+}
+EMULATOR="$3"
+# shellcheck source=examples/bounded-e2e.sh
+source "$HERE/../bounded-e2e.sh"
+bounded_e2e "${KINDE_E2E_TIMEOUT:-300}" clear_faults node "$HERE/e2e.js" "$@"

@@ -11,7 +11,9 @@
 # emulator's log and state. Bounded in time; exits non-zero with a one-line reason on failure.
 #
 # The faults it injects apply to every caller of that emulator: run it against a gateway that no
-# other test uses at the same time (it takes about 10 s).
+# other test uses at the same time (it takes about 10 s). KINDE_E2E_TIMEOUT bounds the run in
+# seconds (default 300); when it is out of time, or this script is stopped by a signal, the run
+# and every client it started are killed and the faults cleared.
 set -euo pipefail
 
 NAME="python client e2e"
@@ -43,15 +45,15 @@ fi
 
 "$PY" "$HERE/generate_stubs.py" >/dev/null || fail "protoc could not generate the stubs from proto/"
 
-status=0
-timeout --kill-after=10 300 "$PY" "$HERE/e2e.py" "$@" || status=$?
-if [[ $status -eq 124 || $status -eq 137 ]]; then
-    # Killed: e2e.py could not clear its faults, so clear them here.
-    "$PY" - "$3" <<'PY' || true
+# Killed, e2e.py could not clear its faults: clear them here.
+clear_faults() {
+    "$PY" - "$EMULATOR" <<'PY' || true
 import sys, urllib.request
 request = urllib.request.Request(sys.argv[1].rstrip("/") + "/_emulator/faults", data=b"{}", method="PUT")
 urllib.request.urlopen(request, timeout=10).close()
 PY
-    fail "did not finish within 300 s"
-fi
-exit "$status"
+}
+EMULATOR="$3"
+# shellcheck source=examples/bounded-e2e.sh
+source "$HERE/../bounded-e2e.sh"
+bounded_e2e "${KINDE_E2E_TIMEOUT:-300}" clear_faults "$PY" "$HERE/e2e.py" "$@"
