@@ -359,7 +359,9 @@ impl Drop for Unfinished {
     }
 }
 
-/// The item stream of a server-streaming RPC, with its deadline and audit line.
+/// The item stream of a server-streaming RPC, with its deadline and audit line. Every poll runs
+/// inside the call's server span, so the client spans of the pages it fetches from Kinde join
+/// the caller's trace under it.
 struct AuditedStream<Item> {
     items: Pin<Box<dyn Stream<Item = Result<Item, kinde_management::Error>> + Send>>,
     deadline: Option<Pin<Box<Sleep>>>,
@@ -371,9 +373,9 @@ struct AuditedStream<Item> {
 }
 
 impl<Item> AuditedStream<Item> {
+    /// Writes the audit line; the caller has entered the span.
     fn end(&mut self, code: Code) {
         if let Some(record) = self.record.take() {
-            let _entered = self.span.enter();
             record.finish(code, Some(self.count));
         }
     }
@@ -384,6 +386,8 @@ impl<Item> Stream for AuditedStream<Item> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        let span = this.span.clone();
+        let _entered = span.enter();
         let Some(record) = &this.record else {
             return Poll::Ready(None);
         };
@@ -421,6 +425,8 @@ impl<Item> Stream for AuditedStream<Item> {
 impl<Item> Drop for AuditedStream<Item> {
     fn drop(&mut self) {
         // The caller went away before the end.
+        let span = self.span.clone();
+        let _entered = span.enter();
         self.end(Code::Cancelled);
     }
 }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::process::{start_emulator_mode, temp_path};
+use common::process::{Started, start_emulator_mode, temp_path};
 use common::{pb, with_key};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
@@ -127,24 +127,88 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Calls `GetUsers` as the demo caller with a `traceparent` and request id.
-async fn call_get_users(address: &str, key: &str, request_id: &str) {
+/// `message` from the demo caller, in the trace `trace_id` (under [`PARENT_SPAN_ID`]), with
+/// `request_id`.
+fn traced<T>(message: T, key: &str, trace_id: &str, request_id: &str) -> tonic::Request<T> {
+    let mut request = with_key(message, key);
+    let metadata = request.metadata_mut();
+    metadata.insert(
+        "traceparent",
+        format!("00-{trace_id}-{PARENT_SPAN_ID}-01")
+            .parse()
+            .unwrap(),
+    );
+    metadata.insert("x-request-id", request_id.parse().unwrap());
+    request
+}
+
+async fn users_client(address: &str) -> pb::users_service_client::UsersServiceClient<Channel> {
     let channel = Channel::from_shared(format!("http://{address}"))
         .unwrap()
         .connect()
         .await
         .unwrap();
-    let mut users = pb::users_service_client::UsersServiceClient::new(channel);
-    let mut request = with_key(pb::GetUsersRequest::default(), key);
-    let metadata = request.metadata_mut();
-    metadata.insert(
-        "traceparent",
-        format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01")
-            .parse()
-            .unwrap(),
-    );
-    metadata.insert("x-request-id", request_id.parse().unwrap());
+    pb::users_service_client::UsersServiceClient::new(channel)
+}
+
+/// Calls `GetUsers` as the demo caller with a `traceparent` and request id.
+async fn call_get_users(address: &str, key: &str, request_id: &str) {
+    let mut users = users_client(address).await;
+    let request = traced(pb::GetUsersRequest::default(), key, TRACE_ID, request_id);
     users.get_users(request).await.unwrap();
+}
+
+/// Starts the gateway exporting to the receiver at `endpoint`, quickly.
+async fn exporting_gateway(audit: &std::path::Path, endpoint: &str) -> Started {
+    start_emulator_mode(
+        audit,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+            ("OTEL_SERVICE_NAME", "gateway-under-test"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+        ],
+    )
+    .await
+}
+
+/// Waits (up to 30 s) until `found` picks something out of the spans received so far.
+async fn wait_for_spans<T>(
+    received: &Received,
+    found: impl Fn(&[(String, Span)]) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let spans = received.spans.lock().unwrap().clone();
+        if let Some(found) = found(&spans) {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not exported within 30 s; got {:?}",
+            spans
+                .iter()
+                .map(|(_, s)| (&s.name, s.kind, hex(&s.trace_id)))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether `ancestor` is a parent, grandparent, ... of `span` among `spans`.
+fn descends_from(spans: &[(String, Span)], span: &Span, ancestor: &Span) -> bool {
+    let mut parent = span.parent_span_id.clone();
+    while !parent.is_empty() {
+        if parent == ancestor.span_id {
+            return true;
+        }
+        parent = spans
+            .iter()
+            .find(|(_, s)| s.span_id == parent)
+            .map(|(_, s)| s.parent_span_id.clone())
+            .unwrap_or_default();
+    }
+    false
 }
 
 #[tokio::test]
@@ -152,45 +216,22 @@ async fn a_call_exports_its_server_span_and_client_span_under_the_callers_trace(
     let (receiver_address, received, stop_receiver) = receiver().await;
     let endpoint = format!("http://{receiver_address}");
     let audit = temp_path("otlp-audit.jsonl");
-    let gateway = start_emulator_mode(
-        &audit,
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-            ("OTEL_SERVICE_NAME", "gateway-under-test"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
-        ],
-    )
-    .await;
+    let gateway = exporting_gateway(&audit, &endpoint).await;
 
     call_get_users(&gateway.address, &gateway.key, "otlp-request-1").await;
 
     // The batch processor exports within its 100 ms delay; allow far more.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (server, client) = loop {
-        let spans = received.spans.lock().unwrap().clone();
+    let (server, client) = wait_for_spans(&received, |spans| {
         let server = spans.iter().find(|(_, s)| {
             s.kind == SpanKind::Server as i32
                 && s.name == "kinde.management.v1.UsersService/GetUsers"
-        });
-        let client = server.and_then(|(_, server)| {
-            spans.iter().find(|(_, s)| {
-                s.kind == SpanKind::Client as i32 && s.parent_span_id == server.span_id
-            })
-        });
-        if let (Some(server), Some(client)) = (server, client) {
-            break (server.clone(), client.clone());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no server span with a client child within 30 s; got {:?}",
-            spans
-                .iter()
-                .map(|(_, s)| (&s.name, s.kind))
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        })?;
+        let client = spans.iter().find(|(_, s)| {
+            s.kind == SpanKind::Client as i32 && s.parent_span_id == server.1.span_id
+        })?;
+        Some((server.clone(), client.clone()))
+    })
+    .await;
 
     let (service, server) = server;
     assert_eq!(service, "gateway-under-test");
@@ -255,6 +296,62 @@ async fn a_call_exports_its_server_span_and_client_span_under_the_callers_trace(
     for name in ["rpc.server.duration", "http.client.request.duration"] {
         assert!(metrics.iter().any(|m| m == name), "{name} in {metrics:?}");
     }
+    let _ = stop_receiver.send(());
+}
+
+#[tokio::test]
+async fn a_streaming_call_fetches_its_pages_under_the_callers_trace() {
+    const STREAM_TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+    let (receiver_address, received, stop_receiver) = receiver().await;
+    let endpoint = format!("http://{receiver_address}");
+    let audit = temp_path("otlp-stream-audit.jsonl");
+    let gateway = exporting_gateway(&audit, &endpoint).await;
+    let mut users = users_client(&gateway.address).await;
+    for _ in 0..3 {
+        let request = with_key(pb::CreateUserRequest::default(), &gateway.key);
+        users.create_user(request).await.unwrap();
+    }
+
+    // One user per page: the stream fetches every page while the caller reads.
+    let request = pb::StreamGetUsersRequest {
+        page_size: Some(1),
+        ..Default::default()
+    };
+    let request = traced(request, &gateway.key, STREAM_TRACE_ID, "otlp-stream-1");
+    let mut stream = users.stream_get_users(request).await.unwrap().into_inner();
+    let mut items = 0;
+    while stream.message().await.unwrap().is_some() {
+        items += 1;
+    }
+    assert_eq!(items, 3);
+
+    // Every page's client span is in the caller's trace, under the stream's server span.
+    let (server, pages) = wait_for_spans(&received, |spans| {
+        let (_, server) = spans.iter().find(|(_, s)| {
+            s.kind == SpanKind::Server as i32
+                && s.name == "kinde.management.v1.UsersService/StreamGetUsers"
+        })?;
+        let pages: Vec<Span> = spans
+            .iter()
+            .filter(|(_, s)| {
+                s.kind == SpanKind::Client as i32
+                    && string_attribute(&s.attributes, "request_id").as_deref()
+                        == Some("otlp-stream-1")
+            })
+            .map(|(_, s)| s.clone())
+            .collect();
+        (pages.len() >= 3).then(|| (server.clone(), pages))
+    })
+    .await;
+    assert_eq!(hex(&server.trace_id), STREAM_TRACE_ID);
+    assert_eq!(hex(&server.parent_span_id), PARENT_SPAN_ID);
+    let spans = received.spans.lock().unwrap().clone();
+    for page in &pages {
+        assert_eq!(hex(&page.trace_id), STREAM_TRACE_ID, "{page:?}");
+        assert!(descends_from(&spans, page, &server), "{page:?}");
+    }
+
+    gateway.stop().await;
     let _ = stop_receiver.send(());
 }
 
