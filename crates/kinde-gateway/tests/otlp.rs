@@ -23,7 +23,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::{Metric, metric};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use tokio::sync::oneshot;
@@ -39,6 +40,9 @@ struct Received {
     spans: Arc<Mutex<Vec<(String, Span)>>>,
     /// The name of every exported metric.
     metrics: Arc<Mutex<Vec<String>>>,
+    /// Every string value in every export: names, attribute values (resource, scope, span,
+    /// event, link, data point), status messages; searched for secrets.
+    strings: Arc<Mutex<Vec<String>>>,
 }
 
 #[tonic::async_trait]
@@ -47,8 +51,23 @@ impl TraceService for Received {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let request = request.into_inner();
+        let mut strings = Vec::new();
+        for resource_spans in &request.resource_spans {
+            if let Some(resource) = &resource_spans.resource {
+                attribute_strings(&resource.attributes, &mut strings);
+            }
+            for scope in &resource_spans.scope_spans {
+                scope_strings(scope.scope.as_ref(), &mut strings);
+                for span in &scope.spans {
+                    span_strings(span, &mut strings);
+                }
+            }
+        }
+        self.strings.lock().unwrap().extend(strings);
+
         let mut spans = self.spans.lock().unwrap();
-        for resource_spans in request.into_inner().resource_spans {
+        for resource_spans in request.resource_spans {
             let service = resource_spans
                 .resource
                 .as_ref()
@@ -70,13 +89,109 @@ impl MetricsService for Received {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let request = request.into_inner();
+        let mut strings = Vec::new();
+        for resource_metrics in &request.resource_metrics {
+            if let Some(resource) = &resource_metrics.resource {
+                attribute_strings(&resource.attributes, &mut strings);
+            }
+            for scope in &resource_metrics.scope_metrics {
+                scope_strings(scope.scope.as_ref(), &mut strings);
+                for metric in &scope.metrics {
+                    metric_strings(metric, &mut strings);
+                }
+            }
+        }
+        self.strings.lock().unwrap().extend(strings);
+
         let mut metrics = self.metrics.lock().unwrap();
-        for resource_metrics in request.into_inner().resource_metrics {
+        for resource_metrics in request.resource_metrics {
             for scope in resource_metrics.scope_metrics {
                 metrics.extend(scope.metrics.into_iter().map(|m| m.name));
             }
         }
         Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+/// The string values of `attributes`, nested arrays and maps included.
+fn attribute_strings(attributes: &[KeyValue], strings: &mut Vec<String>) {
+    fn value_strings(value: &AnyValue, strings: &mut Vec<String>) {
+        match &value.value {
+            Some(any_value::Value::StringValue(text)) => strings.push(text.clone()),
+            Some(any_value::Value::ArrayValue(array)) => {
+                for value in &array.values {
+                    value_strings(value, strings);
+                }
+            }
+            Some(any_value::Value::KvlistValue(list)) => attribute_strings(&list.values, strings),
+            _ => {}
+        }
+    }
+    for attribute in attributes {
+        strings.push(attribute.key.clone());
+        if let Some(value) = &attribute.value {
+            value_strings(value, strings);
+        }
+    }
+}
+
+fn scope_strings(scope: Option<&InstrumentationScope>, strings: &mut Vec<String>) {
+    if let Some(scope) = scope {
+        strings.extend([scope.name.clone(), scope.version.clone()]);
+        attribute_strings(&scope.attributes, strings);
+    }
+}
+
+fn span_strings(span: &Span, strings: &mut Vec<String>) {
+    strings.extend([span.name.clone(), span.trace_state.clone()]);
+    attribute_strings(&span.attributes, strings);
+    for event in &span.events {
+        strings.push(event.name.clone());
+        attribute_strings(&event.attributes, strings);
+    }
+    for link in &span.links {
+        strings.push(link.trace_state.clone());
+        attribute_strings(&link.attributes, strings);
+    }
+    if let Some(status) = &span.status {
+        strings.push(status.message.clone());
+    }
+}
+
+fn metric_strings(metric: &Metric, strings: &mut Vec<String>) {
+    strings.extend([
+        metric.name.clone(),
+        metric.description.clone(),
+        metric.unit.clone(),
+    ]);
+    match &metric.data {
+        Some(metric::Data::Gauge(gauge)) => {
+            for point in &gauge.data_points {
+                attribute_strings(&point.attributes, strings);
+            }
+        }
+        Some(metric::Data::Sum(sum)) => {
+            for point in &sum.data_points {
+                attribute_strings(&point.attributes, strings);
+            }
+        }
+        Some(metric::Data::Histogram(histogram)) => {
+            for point in &histogram.data_points {
+                attribute_strings(&point.attributes, strings);
+            }
+        }
+        Some(metric::Data::ExponentialHistogram(histogram)) => {
+            for point in &histogram.data_points {
+                attribute_strings(&point.attributes, strings);
+            }
+        }
+        Some(metric::Data::Summary(summary)) => {
+            for point in &summary.data_points {
+                attribute_strings(&point.attributes, strings);
+            }
+        }
+        None => {}
     }
 }
 
@@ -211,6 +326,17 @@ fn descends_from(spans: &[(String, Span)], span: &Span, ancestor: &Span) -> bool
     false
 }
 
+/// Every string the receiver got (which includes `request_id`, so the search covers the
+/// attributes) holds no secret, key, token or email: the [sweep's](common::sweep) findings.
+fn assert_exports_are_clean(received: &Received, request_id: &str) {
+    let strings = received.strings.lock().unwrap().join("\n");
+    assert!(
+        strings.contains(request_id),
+        "the attributes were collected"
+    );
+    common::sweep::assert_clean("exported spans and metrics", &strings);
+}
+
 #[tokio::test]
 async fn a_call_exports_its_server_span_and_client_span_under_the_callers_trace() {
     let (receiver_address, received, stop_receiver) = receiver().await;
@@ -296,6 +422,7 @@ async fn a_call_exports_its_server_span_and_client_span_under_the_callers_trace(
     for name in ["rpc.server.duration", "http.client.request.duration"] {
         assert!(metrics.iter().any(|m| m == name), "{name} in {metrics:?}");
     }
+    assert_exports_are_clean(&received, "otlp-request-1");
     let _ = stop_receiver.send(());
 }
 
@@ -352,6 +479,7 @@ async fn a_streaming_call_fetches_its_pages_under_the_callers_trace() {
     }
 
     gateway.stop().await;
+    assert_exports_are_clean(&received, "otlp-stream-1");
     let _ = stop_receiver.send(());
 }
 
