@@ -10,7 +10,7 @@
 //   find-user --email EMAIL     look users up by email
 //   stream-users --org CODE     stream the members of an organization
 //
-// The address and key default to KINDE_GATEWAY_ADDR and KINDE_GATEWAY_API_KEY, else to what
+// The address and key default to GATEWAY_ADDRESS and GATEWAY_API_KEY, else to what
 // `kinde-gateway --emulator` uses (127.0.0.1:50051 and its loopback-only demo key).
 //
 // Each step prints one line ending with the gateway's request id (`x-request-id`). Errors are
@@ -358,8 +358,8 @@ async function main(argv) {
       args: argv,
       allowPositionals: true,
       options: {
-        addr: { type: 'string', default: process.env.KINDE_GATEWAY_ADDR || DEFAULT_ADDR },
-        key: { type: 'string', default: process.env.KINDE_GATEWAY_API_KEY || DEMO_API_KEY },
+        addr: { type: 'string', default: process.env.GATEWAY_ADDRESS || DEFAULT_ADDR },
+        key: { type: 'string', default: process.env.GATEWAY_API_KEY || DEMO_API_KEY },
         org: { type: 'string' },
         email: { type: 'string' },
         given: { type: 'string', default: 'Ada' },

@@ -9,7 +9,7 @@ Commands (default `demo`):
   find-user --email EMAIL     look users up by email
   stream-users --org CODE     stream the members of an organization
 
-The address and key default to KINDE_GATEWAY_ADDR and KINDE_GATEWAY_API_KEY, else to what
+The address and key default to GATEWAY_ADDRESS and GATEWAY_API_KEY, else to what
 `kinde-gateway --emulator` uses (127.0.0.1:50051 and its loopback-only demo key).
 
 Each step prints one line ending with the gateway's request id (`x-request-id`). Errors are
@@ -300,8 +300,8 @@ class Client:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--addr", default=os.environ.get("KINDE_GATEWAY_ADDR", DEFAULT_ADDR))
-    parser.add_argument("--key", default=os.environ.get("KINDE_GATEWAY_API_KEY", DEMO_API_KEY))
+    parser.add_argument("--addr", default=os.environ.get("GATEWAY_ADDRESS", DEFAULT_ADDR))
+    parser.add_argument("--key", default=os.environ.get("GATEWAY_API_KEY", DEMO_API_KEY))
     commands = parser.add_subparsers(dest="command")
     demo = commands.add_parser("demo", help="the whole walk-through (default)")
     demo.add_argument("--email", help="the new user's email (default: a fresh example.com one)")
