@@ -1,7 +1,8 @@
 //! OpenTelemetry export over OTLP (gRPC), switched on by `OTEL_EXPORTER_OTLP_ENDPOINT`.
 //!
 //! [`Telemetry::from_env`] reads the standard OpenTelemetry environment variables. When
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is unset or empty (or `OTEL_SDK_DISABLED=true`) it returns
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is unset or empty (or `OTEL_SDK_DISABLED` is `true`, in any
+//! case) it returns
 //! `None`: no exporter is built and nothing is exported. Otherwise it builds:
 //!
 //! - a span exporter behind a batch span processor (`OTEL_BSP_SCHEDULE_DELAY`,
@@ -16,8 +17,13 @@
 //! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` override it per signal; `OTEL_EXPORTER_OTLP_HEADERS`
 //! and `OTEL_EXPORTER_OTLP_TIMEOUT` are honoured too). The resource's `service.name` is
 //! `OTEL_SERVICE_NAME` (or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`), else `kinde-gateway`.
-//! [`Telemetry::shutdown`] flushes what is still queued; the binary calls it after the graceful
-//! shutdown has drained the calls.
+//! [`Telemetry::shutdown`] flushes what is still queued, for at most [`SHUTDOWN_TIMEOUT`]; the
+//! binary calls it after the graceful shutdown has drained the calls, so the process exits at
+//! most `drain_timeout_secs` plus that bound after SIGTERM.
+//!
+//! A failed export is logged at warn once, the failures after it at debug, and the first
+//! export that succeeds again at info: a collector that is down shows in the logs without a
+//! line per export interval.
 //!
 //! What the spans carry is described in [`dispatch`](crate::dispatch): a server span per call
 //! following OpenTelemetry's RPC server conventions, continuing the caller's `traceparent`,
@@ -27,15 +33,21 @@
 //! ```
 //! use tracing_subscriber::layer::SubscriberExt;
 //!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // `None` unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
-//! let telemetry = kinde_gateway::telemetry::Telemetry::from_env()?;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! // `None` unless OTEL_EXPORTER_OTLP_ENDPOINT is set; the exporters need the runtime.
+//! let telemetry = {
+//!     let _entered = runtime.enter();
+//!     kinde_gateway::telemetry::Telemetry::from_env()?
+//! };
 //! let subscriber = tracing_subscriber::registry()
 //!     .with(telemetry.as_ref().map(|t| t.layer()));
 //! tracing::subscriber::with_default(subscriber, || {
-//!     tracing::info_span!("exported when telemetry is on").in_scope(|| {});
+//!     runtime.block_on(async {
+//!         tracing::info_span!("exported when telemetry is on").in_scope(|| {});
+//!     });
 //! });
+//! // Outside async code: shutting down blocks while the runtime exports what is queued.
 //! if let Some(telemetry) = telemetry {
 //!     telemetry.shutdown();
 //! }
@@ -47,12 +59,17 @@
 //!
 //! - The exporters speak plaintext gRPC (an `http://` endpoint, typically a collector on the
 //!   same host or pod); there is no TLS to the collector.
-//! - Build [`Telemetry`] inside a Tokio runtime (the gRPC channel needs it) and shut it down
-//!   while that runtime still runs.
+//! - Build [`Telemetry`] inside a multi-threaded Tokio runtime (the gRPC channel needs it) and
+//!   shut it down from outside async code while that runtime still runs: [`Telemetry::shutdown`]
+//!   blocks, and on a current-thread runtime nothing would run the last export.
+//! - OpenTelemetry's own `internal-logs` feature stays off: it logs every failed batch and much
+//!   SDK housekeeping; the gateway reports export failures itself, as above.
+
+mod export;
 
 use std::fmt;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Histogram;
@@ -66,12 +83,19 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::call::Rpc;
+use export::Reported;
 
 /// The service name when the environment names none.
 pub const DEFAULT_SERVICE_NAME: &str = "kinde-gateway";
 
 /// The variable that switches export on.
 pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// How long [`Telemetry::shutdown`] waits for the last spans and metrics to reach the
+/// collector: ample for a collector on the same host or pod, and short enough that a SIGTERM
+/// ends the process within the drain timeout plus 2 s, inside a typical orchestrator grace
+/// period. What is not exported by then is dropped.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The tracer and meter providers exporting over OTLP. See the [module docs](self).
 pub struct Telemetry {
@@ -93,7 +117,8 @@ impl Telemetry {
 
     fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, TelemetryError> {
         let enabled = var(OTEL_EXPORTER_OTLP_ENDPOINT).is_some_and(|v| !v.trim().is_empty());
-        let disabled = var("OTEL_SDK_DISABLED").is_some_and(|v| v.trim() == "true");
+        let disabled =
+            var("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         if !enabled || disabled {
             return Ok(None);
         }
@@ -108,11 +133,11 @@ impl Telemetry {
             .map_err(|e| TelemetryError(format!("OTLP metric exporter: {e}")))?;
         let tracer_provider = SdkTracerProvider::builder()
             .with_resource(resource.clone())
-            .with_batch_exporter(spans)
+            .with_batch_exporter(Reported::new(spans, "traces"))
             .build();
         let meter_provider = SdkMeterProvider::builder()
             .with_resource(resource)
-            .with_periodic_exporter(metrics)
+            .with_periodic_exporter(Reported::new(metrics, "metrics"))
             .build();
         opentelemetry::global::set_meter_provider(meter_provider.clone());
         Ok(Some(Self {
@@ -133,14 +158,56 @@ impl Telemetry {
             .with_filter(LevelFilter::INFO)
     }
 
-    /// Flushes and stops both exporters; blocks until they are done or their export timeout
-    /// passes. Failures are logged, not returned: they must not fail the shutdown.
+    /// Flushes and stops both exporters; blocks until they are done, for at most
+    /// [`SHUTDOWN_TIMEOUT`]. Failures and the timeout are logged, not returned: they must not
+    /// fail the shutdown.
     pub fn shutdown(self) {
-        if let Err(error) = self.tracer_provider.shutdown() {
-            tracing::warn!(%error, "OTLP span export shutdown");
-        }
-        if let Err(error) = self.meter_provider.shutdown() {
-            tracing::warn!(%error, "OTLP metric export shutdown");
+        self.shutdown_within(SHUTDOWN_TIMEOUT);
+    }
+
+    /// [`shutdown`](Self::shutdown) with the bound `timeout`. Both providers shut down at once,
+    /// each on its own thread, since the SDK's meter provider ignores the timeout it is given
+    /// (it waits up to 5 s for its last export); a thread still waiting at the bound is left
+    /// to end with the process.
+    fn shutdown_within(self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let (done, results) = std::sync::mpsc::channel();
+        let tracer_provider = self.tracer_provider;
+        let spans_done = done.clone();
+        let spawned = [
+            std::thread::Builder::new()
+                .name("otlp-span-shutdown".to_owned())
+                .spawn(move || {
+                    let result = tracer_provider.shutdown_with_timeout(timeout);
+                    let _ = spans_done.send(("span", result));
+                }),
+            std::thread::Builder::new()
+                .name("otlp-metric-shutdown".to_owned())
+                .spawn({
+                    let meter_provider = self.meter_provider;
+                    move || {
+                        let result = meter_provider.shutdown_with_timeout(timeout);
+                        let _ = done.send(("metric", result));
+                    }
+                }),
+        ];
+        let running = spawned.iter().filter(|spawn| spawn.is_ok()).count();
+
+        for _ in 0..running {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match results.recv_timeout(left) {
+                Ok((_, Ok(()))) => {}
+                Ok((signal, Err(error))) => {
+                    tracing::warn!(%error, "OTLP {signal} export shutdown");
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                        "OTLP export shutdown timed out; telemetry still queued is dropped"
+                    );
+                    return;
+                }
+            }
         }
     }
 }
@@ -216,9 +283,74 @@ mod tests {
         );
         let disabled = |name: &str| match name {
             OTEL_EXPORTER_OTLP_ENDPOINT => Some("http://127.0.0.1:4317".to_owned()),
-            "OTEL_SDK_DISABLED" => Some("true".to_owned()),
+            "OTEL_SDK_DISABLED" => Some(" TRUE ".to_owned()),
             _ => None,
         };
         assert!(Telemetry::from_vars(disabled).unwrap().is_none());
+    }
+
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::metrics::Temporality;
+    use opentelemetry_sdk::metrics::data::ResourceMetrics;
+    use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+    use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+    /// An exporter whose shutdown takes 30 s, like one stuck on an unreachable collector.
+    #[derive(Debug)]
+    struct Stuck;
+
+    impl Stuck {
+        fn stall() -> OTelSdkResult {
+            std::thread::sleep(Duration::from_secs(30));
+            Ok(())
+        }
+    }
+
+    impl SpanExporter for Stuck {
+        async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+            Ok(())
+        }
+
+        fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+            Self::stall()
+        }
+    }
+
+    impl PushMetricExporter for Stuck {
+        async fn export(&self, _metrics: &ResourceMetrics) -> OTelSdkResult {
+            Ok(())
+        }
+
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+
+        fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+            Self::stall()
+        }
+
+        fn temporality(&self) -> Temporality {
+            Temporality::Cumulative
+        }
+    }
+
+    #[test]
+    fn shutdown_returns_within_its_bound_when_the_exporters_are_stuck() {
+        let telemetry = Telemetry {
+            tracer_provider: SdkTracerProvider::builder()
+                .with_batch_exporter(Stuck)
+                .build(),
+            meter_provider: SdkMeterProvider::builder()
+                .with_periodic_exporter(Stuck)
+                .build(),
+        };
+        let started = Instant::now();
+        telemetry.shutdown_within(Duration::from_millis(200));
+        // The SDK alone would wait 5 s for the meter provider, 30 s for the stuck exporters.
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -484,6 +484,36 @@ async fn a_streaming_call_fetches_its_pages_under_the_callers_trace() {
 }
 
 #[tokio::test]
+async fn an_unreachable_collector_is_reported_once_per_signal() {
+    // A port nothing listens on: every export is refused.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let audit = temp_path("otlp-down-audit.jsonl");
+    let gateway = exporting_gateway(&audit, &endpoint).await;
+    for n in 0..3 {
+        call_get_users(&gateway.address, &gateway.key, &format!("otlp-down-{n}")).await;
+        // Several metric export intervals between calls, and a span batch each time.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let stopped = gateway.stop().await;
+
+    let failures = |level: &str, signal: &str| {
+        stopped
+            .logs
+            .lines()
+            .filter(|line| line.contains(level) && line.contains("OTLP export failed"))
+            .filter(|line| line.contains(&format!("telemetry.signal=\"{signal}\"")))
+            .count()
+    };
+    for signal in ["traces", "metrics"] {
+        assert_eq!(failures(" WARN ", signal), 1, "{signal}:\n{}", stopped.logs);
+    }
+    // The metrics failed every 200 ms, quietly after the first.
+    assert!(failures(" DEBUG ", "metrics") >= 2, "{}", stopped.logs);
+}
+
+#[tokio::test]
 async fn without_the_endpoint_variable_nothing_is_exported() {
     let (receiver_address, received, stop_receiver) = receiver().await;
     let endpoint = format!("http://{receiver_address}");

@@ -170,7 +170,10 @@ pub struct ServerConfig {
     /// 300), so long-lived clients spread over replicas behind a load balancer.
     #[serde(default = "default_max_connection_age")]
     pub max_connection_age_secs: u64,
-    /// Seconds in-flight calls get to finish on shutdown (default 10).
+    /// Seconds in-flight calls get to finish on shutdown (default 10). With OTLP export on,
+    /// flushing the last spans and metrics takes at most
+    /// [`SHUTDOWN_TIMEOUT`](crate::telemetry::SHUTDOWN_TIMEOUT) (2 s) more, so the process exits
+    /// within `drain_timeout_secs` + 2 s of SIGTERM.
     #[serde(default = "default_drain")]
     pub drain_timeout_secs: u64,
 }
