@@ -1,5 +1,7 @@
 //! `gateway` and `streams`: a tonic client through the gateway child.
 
+use std::time::Duration;
+
 use kinde_gateway::pb;
 use kinde_gateway::pb::users_service_client::UsersServiceClient;
 use tonic::metadata::MetadataValue;
@@ -11,10 +13,14 @@ use crate::ours::PAGE_SIZE;
 /// A gateway client on one HTTP/2 connection.
 pub(crate) type Users = UsersServiceClient<Channel>;
 
+/// How long opening a connection to the gateway may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Opens one connection to the gateway at `url`.
 pub(crate) async fn connect(url: &str) -> Result<Users, String> {
     let channel = Channel::from_shared(url.to_owned())
         .map_err(|e| format!("gateway url: {e}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
         .connect()
         .await
         .map_err(|e| format!("cannot connect to the gateway: {e}"))?;

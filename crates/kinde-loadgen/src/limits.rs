@@ -1,33 +1,4 @@
-//! The benchmark's own resource limits and the upstream limits that must not bind.
-
-use std::num::NonZeroU32;
-use std::time::Duration;
-
-use tower_m2m::ratelimit::RateLimitConfig;
-use tower_m2m::stack::Upstream;
-
-/// Requests a second the benchmark upstream allows: far above what loopback can carry, so the
-/// client-side limiter is never what is measured.
-pub(crate) const UNBOUND_REQUESTS_PER_SECOND: u32 = 10_000_000;
-
-/// Requests in flight the benchmark upstream allows: above the largest cold start, so every
-/// caller reaches the token layer at once (the hardest case for single-flight).
-pub(crate) const UNBOUND_IN_FLIGHT: usize = 65_536;
-
-/// An upstream named `name` with the stack's defaults but for rate and concurrency limits that
-/// cannot bind on loopback. Kinde's defaults (ten requests a second, ten in flight) would
-/// measure the limiter, not the code.
-pub(crate) fn unbound_upstream(name: &str) -> Upstream {
-    let requests = NonZeroU32::new(UNBOUND_REQUESTS_PER_SECOND).expect("non-zero");
-    let rate = RateLimitConfig::new(requests, Duration::from_secs(1))
-        .expect("a valid rate")
-        .burst(requests);
-    Upstream::builder(name)
-        .rate_limit(rate)
-        .max_in_flight(UNBOUND_IN_FLIGHT)
-        .build()
-        .expect("the default breaker is valid")
-}
+//! The load tool's own open-file limit.
 
 /// What raising the open-file limit achieved.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -63,4 +34,19 @@ pub(crate) fn raise_open_files() -> OpenFiles {
             }
         }
     }
+}
+
+/// Files beyond the connections: the runtime, pipes to the children, the audit file.
+const OPEN_FILES_SPARE: u64 = 256;
+
+/// The open files a run needs in this process and in each child (they inherit the limit): one
+/// connection per concurrent caller or cold-start call, plus some spare.
+pub(crate) fn open_files_needed(cold_start: usize, concurrency: &[usize]) -> u64 {
+    let callers = concurrency
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(cold_start);
+    callers as u64 + OPEN_FILES_SPARE
 }

@@ -159,10 +159,23 @@ async fn run(args: &Args) -> Result<(), String> {
     match &open_files.problem {
         None => eprintln!("open-file limit raised to {}", open_files.soft),
         Some(problem) => eprintln!(
-            "warning: cannot raise the open-file limit (now {}): {problem}; large cold starts \
-             may fail with `transport` errors",
+            "warning: cannot raise the open-file limit (now {}): {problem}",
             open_files.soft
         ),
+    }
+    let cold_start = if args.scenarios.contains(&Scenario::ColdStart) {
+        args.cold_start
+    } else {
+        0
+    };
+    let needed = limits::open_files_needed(cold_start, &args.concurrency);
+    if open_files.soft < needed {
+        eprintln!(
+            "warning: the open-file limit {} is below the {needed} this run needs (hard limit {}); \
+             calls may fail with `transport` errors (raise it with `ulimit -Hn` as root, or \
+             lower --cold-start)",
+            open_files.soft, open_files.hard
+        );
     }
     let machine = Machine {
         cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -199,7 +212,7 @@ async fn run(args: &Args) -> Result<(), String> {
     );
     let gateway = children::start_gateway(&gateway_bin, &emulator.base_url, &audit_arg).await?;
     eprintln!("gateway {} (pid {})", gateway.url, gateway.process.pid());
-    let mut stage = Stage::new(emulator, gateway);
+    let mut stage = Stage::new(emulator, gateway)?;
 
     let result = scenarios(args, &stage).await;
     let alive = stage.emulator.process.is_running() && stage.gateway.process.is_running();

@@ -6,7 +6,7 @@ use tower_m2m::kinde::KindeCredentials;
 
 use crate::children::EmulatorChild;
 use crate::drive::CallResult;
-use crate::limits::unbound_upstream;
+use kinde_loadgen::unbound_upstream;
 
 /// Users per page in every scenario's `GetUsers` call.
 pub(crate) const PAGE_SIZE: i32 = 10;

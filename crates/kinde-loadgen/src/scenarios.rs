@@ -26,6 +26,9 @@ const STREAMS_OPEN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Users a page in `streams`: several pages a stream, so streams stay open a while.
 const STREAM_PAGE_SIZE: i32 = 2;
 
+/// How long a call to the emulator's control API (`/_emulator/...`) may take.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The children and a plain client for the emulator's control API.
 #[derive(Debug)]
 pub(crate) struct Stage {
@@ -45,12 +48,16 @@ pub(crate) struct Counters {
 
 impl Stage {
     /// The stage for `emulator` and `gateway`.
-    pub(crate) fn new(emulator: EmulatorChild, gateway: GatewayChild) -> Self {
-        Self {
+    pub(crate) fn new(emulator: EmulatorChild, gateway: GatewayChild) -> Result<Self, String> {
+        let control = reqwest::Client::builder()
+            .timeout(CONTROL_TIMEOUT)
+            .build()
+            .map_err(|e| format!("control client: {e}"))?;
+        Ok(Self {
             emulator,
             gateway,
-            control: reqwest::Client::new(),
-        }
+            control,
+        })
     }
 
     /// The emulator's counters.

@@ -84,6 +84,13 @@ fn every_scenario_runs_and_counts_what_reached_the_emulator() {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
 
+    // The tool says what became of its open-file limit, whichever way it went.
+    assert!(
+        stderr.contains("open-file limit raised to")
+            || stderr.contains("cannot raise the open-file limit"),
+        "{stderr}"
+    );
+
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).unwrap();
     let _ = std::fs::remove_file(&json);

@@ -10,22 +10,12 @@
 //! Prints `listening on ADDRESS` once it accepts connections.
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use kinde_gateway::AuditLog;
 use kinde_gateway::server::{ServeOptions, serve, shutdown_signal};
-use tower_m2m::ratelimit::RateLimitConfig;
-use tower_m2m::stack::Upstream;
-
-/// Requests a second the upstream allows: far above what loopback carries.
-const UNBOUND_REQUESTS_PER_SECOND: u32 = 10_000_000;
-
-/// Requests in flight the upstream allows: above any scenario's concurrency.
-const UNBOUND_IN_FLIGHT: usize = 65_536;
 
 /// The kinde-gateway library for the load tool: demo caller, unbound upstream limits.
 #[derive(Debug, Parser)]
@@ -78,12 +68,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "stdout" => AuditLog::stdout(),
         path => AuditLog::file(&PathBuf::from(path))?,
     };
-    let requests = NonZeroU32::new(UNBOUND_REQUESTS_PER_SECOND).expect("non-zero");
-    let rate = RateLimitConfig::new(requests, Duration::from_secs(1))?.burst(requests);
-    let upstream = Upstream::builder(args.emulator_url.clone())
-        .rate_limit(rate)
-        .max_in_flight(UNBOUND_IN_FLIGHT)
-        .build()?;
+    let upstream = kinde_loadgen::unbound_upstream(&args.emulator_url);
     let gateway = kinde_gateway::demo::gateway_with(&args.emulator_url, upstream, audit)?;
 
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
