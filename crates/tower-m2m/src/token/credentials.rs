@@ -225,17 +225,27 @@ fn parse_token_url(url: &str) -> Result<Uri, InvalidCredentials> {
         ));
     }
 
-    let loopback = matches!(authority.host(), "localhost" | "[::1]") || {
-        authority.host().starts_with("127.")
-    };
     match scheme {
         "https" => Ok(uri),
-        "http" if loopback => Ok(uri),
+        "http" if is_loopback_host(authority.host()) => Ok(uri),
         "http" => Err(InvalidCredentials::new(
             "token URL uses http to a non-loopback host",
         )),
         _ => Err(InvalidCredentials::new("token URL scheme is not https")),
     }
+}
+
+/// `localhost` (any case) or a loopback IP address (`127.0.0.0/8`, `[::1]`), parsed as an address:
+/// a name that merely starts with `127.` is not loopback.
+fn is_loopback_host(host: &str) -> bool {
+    let unbracketed = host
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(host);
+    host.eq_ignore_ascii_case("localhost")
+        || unbracketed
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn has_control(value: &str) -> bool {
@@ -280,6 +290,16 @@ mod tests {
         assert!(builder("http://auth.example.com/token").build().is_err());
         assert!(builder("http://127.0.0.1:8080/token").build().is_ok());
         assert!(builder("http://localhost/token").build().is_ok());
+        assert!(builder("http://127.1.2.3/token").build().is_ok());
+        assert!(builder("http://[::1]:9/token").build().is_ok());
+        for outside in [
+            "http://127.example.com/token",
+            "http://127.0.0.1.evil.example/token",
+            "http://localhost.evil.example/token",
+            "http://[::2]/token",
+        ] {
+            assert!(builder(outside).build().is_err(), "{outside}");
+        }
         assert!(builder("ftp://auth.example.com/token").build().is_err());
         assert!(builder("/relative").build().is_err());
         assert!(
