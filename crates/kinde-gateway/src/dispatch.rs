@@ -68,22 +68,23 @@ impl CallRecord {
         }
     }
 
-    /// The call's server span, following OpenTelemetry's RPC server conventions: named
-    /// `service/method`, with `rpc.system`, `rpc.service`, `rpc.method`, the request id and,
-    /// at the end, `rpc.grpc.status_code`. When spans are exported it continues the caller's
-    /// trace.
+    /// The call's server span, following OpenTelemetry's RPC server conventions (semantic
+    /// conventions 1.38 and later): named `service/method`, with `rpc.system.name`,
+    /// `rpc.method` (`service/method`), the request id and, at the end,
+    /// `rpc.response.status_code` (the code's name) and, for a server error, `error.type` and an
+    /// error status. When spans are exported it continues the caller's trace.
     fn span(&self) -> tracing::Span {
         let span = tracing::info_span!(
             "grpc.server",
             otel.name = %self.rpc.name(),
             otel.kind = "server",
             otel.status_code = tracing::field::Empty,
-            rpc.system = "grpc",
-            rpc.service = self.rpc.service,
-            rpc.method = self.rpc.method,
+            rpc.system.name = "grpc",
+            rpc.method = %self.rpc.name(),
             request_id = %self.request_id.header_value().to_str().unwrap_or(""),
             caller = tracing::field::Empty,
-            rpc.grpc.status_code = tracing::field::Empty,
+            rpc.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
         );
         if let Some(trace) = &self.trace {
             // Fails only when the span is disabled or already started; then there is no
@@ -168,8 +169,9 @@ impl CallRecord {
     /// Writes the audit line.
     fn finish(&self, code: Code, items: Option<u64>) {
         let span = tracing::Span::current();
-        span.record("rpc.grpc.status_code", code as i32);
+        span.record("rpc.response.status_code", code_name(code));
         if is_server_error(code) {
+            span.record("error.type", code_name(code));
             span.record("otel.status_code", "error");
         }
         let duration = self.started.elapsed();
@@ -433,7 +435,7 @@ impl<Item> Drop for AuditedStream<Item> {
 
 /// Whether OpenTelemetry's RPC conventions count `code` as a server-side error (the span's
 /// status is then `Error`); the others are the caller's to handle.
-fn is_server_error(code: Code) -> bool {
+pub(crate) fn is_server_error(code: Code) -> bool {
     matches!(
         code,
         Code::Unknown

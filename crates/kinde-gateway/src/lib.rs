@@ -29,8 +29,10 @@
 //! # Notes
 //!
 //! - Telemetry: each call has a server span following OpenTelemetry's RPC server conventions
-//!   (named `service/method`, with `rpc.system`, `rpc.service`, `rpc.method`, the request id
-//!   and `rpc.grpc.status_code`) that continues the caller's `traceparent`; `tower-m2m`'s
+//!   (semantic conventions 1.38 and later: named `service/method`, with `rpc.system.name`,
+//!   `rpc.method`, the request id, `rpc.response.status_code` and, for server errors,
+//!   `error.type`) that continues the caller's `traceparent`, and a `rpc.server.call.duration`
+//!   histogram in seconds; `tower-m2m`'s
 //!   client spans to Kinde are its children. The binary exports spans and metrics over OTLP
 //!   when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and builds no exporter otherwise ([`telemetry`]).
 //! - Kinde answers some unknown ids with 400 rather than 404 (where its spec documents no

@@ -11,7 +11,7 @@
 //!   at info level into OpenTelemetry spans;
 //! - a metric exporter behind a periodic reader (`OTEL_METRIC_EXPORT_INTERVAL`), installed as
 //!   the global meter provider, so `tower-m2m`'s instruments and the gateway's
-//!   `rpc.server.duration` histogram are exported.
+//!   `rpc.server.call.duration` histogram are exported.
 //!
 //! Both export over gRPC to the endpoint (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` and
 //! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` override it per signal; `OTEL_EXPORTER_OTLP_HEADERS`
@@ -83,6 +83,7 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::call::Rpc;
+use crate::dispatch::{code_name, is_server_error};
 use export::Reported;
 
 /// The service name when the environment names none.
@@ -218,27 +219,40 @@ impl fmt::Debug for Telemetry {
     }
 }
 
-/// Records a call in the `rpc.server.duration` histogram (milliseconds, by `rpc.system`,
-/// `rpc.service`, `rpc.method` and `rpc.grpc.status_code`), on the global meter provider:
-/// free when nothing installed one.
+/// The bucket boundaries of `rpc.server.call.duration`, in seconds: the ones OpenTelemetry's
+/// RPC conventions recommend, from 5 ms (a call refused before Kinde) to 10 s (a call that
+/// waited out retries and backoff).
+pub const SERVER_DURATION_BOUNDARIES: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// Records a call in the `rpc.server.call.duration` histogram of OpenTelemetry's RPC
+/// conventions (semantic conventions 1.38 and later): seconds, with the
+/// [recommended boundaries](SERVER_DURATION_BOUNDARIES), by `rpc.system.name`, `rpc.method`
+/// (`service/method`), `rpc.response.status_code` (the code's name) and, for the codes the
+/// conventions count as server errors, `error.type`. On the global meter provider: free when
+/// nothing installed one.
 pub(crate) fn server_duration(rpc: &Rpc, code: tonic::Code, duration: Duration) {
     static HISTOGRAM: OnceLock<Histogram<f64>> = OnceLock::new();
     let histogram = HISTOGRAM.get_or_init(|| {
         opentelemetry::global::meter(DEFAULT_SERVICE_NAME)
-            .f64_histogram("rpc.server.duration")
-            .with_unit("ms")
+            .f64_histogram("rpc.server.call.duration")
+            .with_unit("s")
             .with_description("Duration of inbound gRPC calls")
+            .with_boundaries(SERVER_DURATION_BOUNDARIES.to_vec())
             .build()
     });
-    histogram.record(
-        duration.as_secs_f64() * 1000.0,
-        &[
-            KeyValue::new("rpc.system", "grpc"),
-            KeyValue::new("rpc.service", rpc.service),
-            KeyValue::new("rpc.method", rpc.method),
-            KeyValue::new("rpc.grpc.status_code", code as i64),
-        ],
-    );
+
+    let status = code_name(code);
+    let mut attributes = vec![
+        KeyValue::new("rpc.system.name", "grpc"),
+        KeyValue::new("rpc.method", rpc.name()),
+        KeyValue::new("rpc.response.status_code", status),
+    ];
+    if is_server_error(code) {
+        attributes.push(KeyValue::new("error.type", status));
+    }
+    histogram.record(duration.as_secs_f64(), &attributes);
 }
 
 /// The resource from the environment, with `service.name` defaulting to

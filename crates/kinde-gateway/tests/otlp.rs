@@ -38,8 +38,10 @@ const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
 struct Received {
     /// Every exported span with its resource's `service.name`.
     spans: Arc<Mutex<Vec<(String, Span)>>>,
-    /// The name of every exported metric.
-    metrics: Arc<Mutex<Vec<String>>>,
+    /// The name and unit of every exported metric.
+    metrics: Arc<Mutex<Vec<(String, String)>>>,
+    /// The bucket boundaries of the last `rpc.server.call.duration` data point.
+    server_duration_boundaries: Arc<Mutex<Vec<f64>>>,
     /// Every string value in every export: names, attribute values (resource, scope, span,
     /// event, link, data point), status messages; searched for secrets.
     strings: Arc<Mutex<Vec<String>>>,
@@ -107,7 +109,16 @@ impl MetricsService for Received {
         let mut metrics = self.metrics.lock().unwrap();
         for resource_metrics in request.resource_metrics {
             for scope in resource_metrics.scope_metrics {
-                metrics.extend(scope.metrics.into_iter().map(|m| m.name));
+                for metric in scope.metrics {
+                    if let ("rpc.server.call.duration", Some(metric::Data::Histogram(histogram))) =
+                        (metric.name.as_str(), &metric.data)
+                        && let Some(point) = histogram.data_points.last()
+                    {
+                        *self.server_duration_boundaries.lock().unwrap() =
+                            point.explicit_bounds.clone();
+                    }
+                    metrics.push((metric.name, metric.unit));
+                }
             }
         }
         Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
@@ -365,18 +376,18 @@ async fn a_call_exports_its_server_span_and_client_span_under_the_callers_trace(
     assert_eq!(hex(&server.parent_span_id), PARENT_SPAN_ID);
     let attributes = &server.attributes;
     assert_eq!(
-        string_attribute(attributes, "rpc.system").as_deref(),
+        string_attribute(attributes, "rpc.system.name").as_deref(),
         Some("grpc")
     );
     assert_eq!(
-        string_attribute(attributes, "rpc.service").as_deref(),
-        Some("kinde.management.v1.UsersService")
+        string_attribute(attributes, "rpc.method").as_deref(),
+        Some("kinde.management.v1.UsersService/GetUsers")
     );
     assert_eq!(
-        string_attribute(attributes, "rpc.method").as_deref(),
-        Some("GetUsers")
+        string_attribute(attributes, "rpc.response.status_code").as_deref(),
+        Some("OK")
     );
-    assert_eq!(int_attribute(attributes, "rpc.grpc.status_code"), Some(0));
+    assert_eq!(string_attribute(attributes, "error.type"), None);
     assert_eq!(
         string_attribute(attributes, "request_id").as_deref(),
         Some("otlp-request-1")
@@ -419,9 +430,20 @@ async fn a_call_exports_its_server_span_and_client_span_under_the_callers_trace(
     let stopped = gateway.stop().await;
     assert_eq!(stopped.audit_lines.len(), 1);
     let metrics = received.metrics.lock().unwrap().clone();
-    for name in ["rpc.server.duration", "http.client.request.duration"] {
-        assert!(metrics.iter().any(|m| m == name), "{name} in {metrics:?}");
+    for (name, unit) in [
+        ("rpc.server.call.duration", "s"),
+        ("http.client.request.duration", "s"),
+    ] {
+        assert!(
+            metrics.iter().any(|m| m.0 == name && m.1 == unit),
+            "{name} in {unit} in {metrics:?}"
+        );
     }
+    let boundaries = received.server_duration_boundaries.lock().unwrap().clone();
+    assert_eq!(
+        boundaries,
+        kinde_gateway::telemetry::SERVER_DURATION_BOUNDARIES.to_vec()
+    );
     assert_exports_are_clean(&received, "otlp-request-1");
     let _ = stop_receiver.send(());
 }
