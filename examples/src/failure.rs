@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use kinde_gateway::status::code_name;
+
 /// Why an example stopped: what it was doing, what went wrong and, for a call, its request id
 /// (the same id is in the gateway's audit log and was sent to Kinde).
 #[derive(Debug)]
@@ -57,31 +59,6 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
-
-/// The canonical gRPC name of `code`, as other languages' clients print it.
-fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code;
-
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
 
 #[cfg(test)]
 mod tests {

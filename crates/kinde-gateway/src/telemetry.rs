@@ -83,7 +83,8 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::call::Rpc;
-use crate::dispatch::{code_name, is_server_error};
+use crate::dispatch::is_server_error;
+use crate::status::code_name;
 use export::Reported;
 
 /// The service name when the environment names none.

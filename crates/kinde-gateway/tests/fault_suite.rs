@@ -7,7 +7,7 @@
 //! | --- | --- |
 //! | warm-up | nothing |
 //! | mixed | 20% 5xx, 1% connections closed before processing, 1% closed after the change is applied, 200 ms spikes on 10% of requests, a 429 burst (`RateLimit-Reset: 1`) for 0.5 s of every 5 s |
-//! | drops | creates only: 25% closed before processing, 25% after the change is applied, so a create whose outcome is unknown is certain to happen |
+//! | drops | creates only: every create closed after the change is applied until one has been, so a create whose outcome is unknown is certain to happen; then 25% closed before processing, 25% after |
 //! | token outage | the token endpoint answers 503, longer than the cached token lives (the emulator issues 4 s tokens) |
 //! | mixed again | as mixed; the token source recovers here |
 //! | storm | 100% 5xx on the API, until health shows the profile `NOT_SERVING` (the breaker opened) |
@@ -63,6 +63,7 @@ use common::process::{self, temp_path};
 use common::{has_retry_info, pb, with_key};
 use kinde_emulator::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator};
 use kinde_gateway::caller::ApiKeyHash;
+use kinde_gateway::status::code_name;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
@@ -357,6 +358,27 @@ impl Control {
         );
     }
 
+    /// Waits (up to 20 s) until a create logged after the first `seen` requests had its
+    /// connection closed after it was applied.
+    async fn wait_for_a_create_closed_after(&self, seen: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = self.get("requests").await;
+            let closed_after = log.as_array().unwrap().iter().skip(seen).any(|request| {
+                request["operation_id"] == "createOrganization"
+                    && request["connection_closed"] == true
+            });
+            if closed_after {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no create was closed after being applied within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn get(&self, what: &str) -> Value {
         self.http
             .get(format!("{}/_emulator/{what}", self.base_url))
@@ -469,19 +491,6 @@ fn flag_key(flag: usize) -> String {
     format!("fault_suite_flag_{flag}")
 }
 
-/// `UNAVAILABLE` for `Code::Unavailable`, as the audit log writes codes.
-fn code_name(code: Code) -> String {
-    let camel = format!("{code:?}");
-    let mut name = String::new();
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_uppercase());
-    }
-    name
-}
-
 /// Health of the suite's profile, polled until told to stop: (time, status) at each change.
 fn watch_health(
     channel: Channel,
@@ -570,7 +579,6 @@ async fn the_gateway_holds_up_under_faults() {
             .await
             .unwrap();
     }
-    control.get("stats").await;
     // Count only what the gateway sends from here on.
     let before = control.get("stats").await;
     let tokens_before = before["token_requests"].as_u64().unwrap();
@@ -649,7 +657,19 @@ async fn the_gateway_holds_up_under_faults() {
     control.faults(mixed(1)).await;
     enter(1, &mut phase_starts);
     tokio::time::sleep(mode.mixed).await;
-    // Drops on creates.
+    // Drops on creates: every create closed after it is applied until one has been, so a
+    // create whose outcome is unknown is certain; then a quarter closed before, a quarter after.
+    let drops_started = Instant::now();
+    let seen = control.get("requests").await.as_array().unwrap().len();
+    control
+        .faults(json!({
+            "seed": seed.wrapping_add(2),
+            "target": {"operation": "createOrganization"},
+            "close_after_ratio": 1.0,
+        }))
+        .await;
+    enter(2, &mut phase_starts);
+    control.wait_for_a_create_closed_after(seen).await;
     control
         .faults(json!({
             "seed": seed.wrapping_add(2),
@@ -658,8 +678,7 @@ async fn the_gateway_holds_up_under_faults() {
             "close_after_ratio": 0.25,
         }))
         .await;
-    enter(2, &mut phase_starts);
-    tokio::time::sleep(mode.drops).await;
+    tokio::time::sleep(mode.drops.saturating_sub(drops_started.elapsed())).await;
     // Token outage.
     control
         .faults(
