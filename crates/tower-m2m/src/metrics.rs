@@ -2,6 +2,11 @@
 //!
 //! The instruments are created on first use. An application that installs its meter provider
 //! after the first request through this crate gets no-op instruments; install it at start-up.
+//!
+//! Durations are recorded in seconds, as the OpenTelemetry HTTP conventions ask, into histograms
+//! with the explicit boundaries of [`DURATION_BOUNDARIES`]. OpenTelemetry's default boundaries
+//! (0, 5, 10, 25, ... 10,000) are meant for milliseconds: in seconds they would put nearly every
+//! call into the first two buckets. A view the application registers still overrides them.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -12,6 +17,15 @@ use opentelemetry::metrics::{Counter, Gauge, Histogram};
 
 /// The name of this crate's meter.
 const METER_NAME: &str = "tower-m2m";
+
+/// Bucket boundaries, in seconds, of the duration histograms: 5 ms to 10 s, the boundaries the
+/// OpenTelemetry HTTP semantic conventions recommend for `http.client.request.duration`. They
+/// cover a fast API call, a call that waited for a rate-limit permit (the default bound is 5 s)
+/// and one that ran into its per-attempt timeout (10 s by default); longer durations fall into
+/// the last, unbounded bucket.
+pub(crate) const DURATION_BOUNDARIES: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 struct Instruments {
     request_duration: Histogram<f64>,
@@ -34,6 +48,7 @@ fn instruments() -> &'static Instruments {
                 .f64_histogram("http.client.request.duration")
                 .with_unit("s")
                 .with_description("Duration of logical HTTP client calls, retries included")
+                .with_boundaries(DURATION_BOUNDARIES.to_vec())
                 .build(),
             attempts: meter
                 .u64_counter("m2m.attempts")
@@ -47,6 +62,7 @@ fn instruments() -> &'static Instruments {
                 .f64_histogram("m2m.ratelimit.wait")
                 .with_unit("s")
                 .with_description("Time spent waiting for a rate-limit permit")
+                .with_boundaries(DURATION_BOUNDARIES.to_vec())
                 .build(),
             ratelimit_rejections: meter
                 .u64_counter("m2m.ratelimit.rejections")

@@ -33,21 +33,23 @@ fn counter(exporter: &InMemoryMetricExporter, name: &str, attribute: Option<&Key
     total
 }
 
-fn histogram_count(exporter: &InMemoryMetricExporter, name: &str) -> u64 {
+/// The number of values a histogram recorded, and the bucket boundaries of its data points.
+fn histogram(exporter: &InMemoryMetricExporter, name: &str) -> (u64, Vec<f64>) {
     let mut count = 0;
+    let mut bounds = Vec::new();
     for resource in exporter.get_finished_metrics().unwrap() {
         for scope in resource.scope_metrics() {
             for metric in scope.metrics().filter(|metric| metric.name() == name) {
                 if let AggregatedMetrics::F64(MetricData::Histogram(histogram)) = metric.data() {
-                    count += histogram
-                        .data_points()
-                        .map(|point| point.count())
-                        .sum::<u64>();
+                    for point in histogram.data_points() {
+                        count += point.count();
+                        bounds = point.bounds().collect();
+                    }
                 }
             }
         }
     }
-    count
+    (count, bounds)
 }
 
 #[tokio::test(start_paused = true)]
@@ -66,9 +68,10 @@ async fn calls_attempts_and_retries_by_reason_are_exported() {
     let server_error = KeyValue::new("retry.reason", "server_error");
     assert_eq!(counter(&exporter, "m2m.attempts", None), 3);
     assert_eq!(counter(&exporter, "m2m.retries", Some(&server_error)), 2);
-    assert_eq!(
-        histogram_count(&exporter, "http.client.request.duration"),
-        1
-    );
+    let (calls, bounds) = histogram(&exporter, "http.client.request.duration");
+    assert_eq!(calls, 1);
+    // Second-scale buckets, from 5 ms to 10 s, not OpenTelemetry's millisecond defaults.
+    assert_eq!(bounds.first(), Some(&0.005));
+    assert_eq!(bounds.last(), Some(&10.0));
     assert_eq!(upstream.count(), 3);
 }

@@ -12,6 +12,12 @@
 //! refusals are counted by their own layers. Metrics go to the global meter provider, whatever
 //! the application installed; without one they cost next to nothing.
 //!
+//! Durations (`http.client.request.duration`, `m2m.ratelimit.wait`) are in seconds, in
+//! histograms with explicit bucket boundaries from 5 ms to 10 s (0.005, 0.01, 0.025, 0.05,
+//! 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10), as the HTTP semantic conventions
+//! recommend; OpenTelemetry's default boundaries are meant for milliseconds. A view registered
+//! with the meter provider overrides them.
+//!
 //! ```
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //! use tower_m2m::trace::{AttemptTraceLayer, CallTraceLayer, UrlTemplate};
