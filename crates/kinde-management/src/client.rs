@@ -1,7 +1,7 @@
 //! [`Client`]: sends operations through any tower service of `http` types.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
@@ -9,7 +9,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use serde::de::DeserializeOwned;
-use tower::util::BoxCloneService;
+use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 use tower_http::request_id::RequestId;
 use tower_m2m::retry::Idempotency;
@@ -26,7 +26,7 @@ use crate::request::OperationRequest;
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
-type HttpService = BoxCloneService<Request<ReplayBody>, Response<ResponseBody>, BoxError>;
+type HttpService = BoxCloneSyncService<Request<ReplayBody>, Response<ResponseBody>, BoxError>;
 
 /// A typed client for the Kinde Management API: one method per operation.
 ///
@@ -35,9 +35,9 @@ type HttpService = BoxCloneService<Request<ReplayBody>, Response<ResponseBody>, 
 #[derive(Clone)]
 pub struct Client {
     base_url: Arc<str>,
-    /// Behind a mutex only so that `Client` is `Sync`: each call clones the service out and
-    /// never holds the lock across an await.
-    service: Arc<Mutex<HttpService>>,
+    /// Shared by every clone; each call clones it (tower services are called through
+    /// `&mut self`), which clones the stack's handles, not its state.
+    service: Arc<HttpService>,
     extensions: http::Extensions,
     max_response_bytes: usize,
 }
@@ -66,7 +66,9 @@ impl Client {
     ///
     /// The service sees `http::Request<ReplayBody>` with an [`Idempotency`] extension taken from
     /// the operation table, so a retry layer knows what it may repeat; it is expected to add the
-    /// bearer token itself (the `tower-m2m` stack does).
+    /// bearer token itself (the `tower-m2m` stack does). It must be `Send + Sync`, as the
+    /// `tower-m2m` stack is, so that the client can be shared without a lock; wrap a service that
+    /// is not `Sync` in `tower::buffer::Buffer`.
     ///
     /// # Errors
     ///
@@ -74,7 +76,7 @@ impl Client {
     /// query or fragment.
     pub fn from_service<S, B>(base_url: &str, service: S) -> Result<Self, InvalidBaseUrl>
     where
-        S: Service<Request<ReplayBody>, Response = Response<B>> + Clone + Send + 'static,
+        S: Service<Request<ReplayBody>, Response = Response<B>> + Clone + Send + Sync + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
         B: Body<Data = Bytes> + Send + 'static,
@@ -88,7 +90,7 @@ impl Client {
             .map_err(Into::into);
         Ok(Self {
             base_url: base_url.into(),
-            service: Arc::new(Mutex::new(BoxCloneService::new(service))),
+            service: Arc::new(BoxCloneSyncService::new(service)),
             extensions: http::Extensions::new(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
@@ -155,12 +157,7 @@ impl Client {
         let request_id = id.header_value().to_str().ok().map(str::to_owned);
         http.extensions_mut().insert(id);
 
-        let service = self
-            .service
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let response = service
+        let response = HttpService::clone(&self.service)
             .oneshot(http)
             .await
             .map_err(|e| Error::from_service(operation, e).with_request_id(request_id.clone()))?;
@@ -240,4 +237,16 @@ fn validate_base_url(base_url: &str) -> Result<String, InvalidBaseUrl> {
         return Err(InvalidBaseUrl("a query or fragment is not allowed".into()));
     }
     Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Client;
+
+    /// A compile-time check: a client can be shared between tasks and threads without a lock.
+    #[test]
+    fn a_client_is_send_sync_and_clone() {
+        fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+        assert_send_sync_clone::<Client>();
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Answer, Endpoint, source, token_body};
+use common::{Answer, Endpoint, HOUR, source, token_body};
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -119,6 +119,57 @@ async fn every_request_carries_a_sensitive_bearer_header() {
             .all(HeaderValue::is_sensitive)
     );
     assert_eq!(endpoint.calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kept_token_is_not_sent_once_the_source_has_invalidated_it() {
+    let endpoint = Endpoint::new(token_body(3600));
+    let upstream = Upstream::new();
+    let source = source(&endpoint);
+    let first = source.token().await.unwrap();
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let mut client = AuthLayer::new(source.clone()).layer(upstream.service(|_| StatusCode::OK));
+    client.ready().await.unwrap().call(get()).await.unwrap();
+
+    // Another service sharing the source (here: the test) reports the token rejected.
+    assert!(source.invalidate(&first));
+    let mut clone = client.clone();
+    client.ready().await.unwrap().call(get()).await.unwrap();
+    clone.ready().await.unwrap().call(get()).await.unwrap();
+
+    assert_eq!(
+        upstream.tokens(),
+        ["Bearer token-1", "Bearer token-2", "Bearer token-2"]
+    );
+    assert_eq!(endpoint.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kept_token_is_replaced_after_the_background_refresh() {
+    let endpoint = Endpoint::new(token_body(3600));
+    let upstream = Upstream::new();
+    let mut client = AuthLayer::new(source(&endpoint)).layer(upstream.service(|_| StatusCode::OK));
+    client.ready().await.unwrap().call(get()).await.unwrap();
+
+    // Past the refresh point (80% of the hour, no jitter): the request does not wait for the
+    // refresh it starts, and the next one, once it is done, carries the new token.
+    tokio::time::advance(HOUR.mul_f64(0.8) + Duration::from_secs(1)).await;
+    endpoint.delay(Duration::from_secs(5));
+    client.ready().await.unwrap().call(get()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    client.ready().await.unwrap().call(get()).await.unwrap();
+    client.ready().await.unwrap().call(get()).await.unwrap();
+
+    assert_eq!(
+        upstream.tokens(),
+        [
+            "Bearer token-1",
+            "Bearer token-1",
+            "Bearer token-2",
+            "Bearer token-2"
+        ]
+    );
+    assert_eq!(endpoint.calls(), 2);
 }
 
 #[tokio::test(start_paused = true)]

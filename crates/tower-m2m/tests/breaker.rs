@@ -39,7 +39,7 @@ fn client(breaker: &Breaker, upstream: &Upstream) -> tower_m2m::stack::M2mServic
     let service = ServiceBuilder::new()
         .layer(CircuitBreakerLayer::new(breaker.clone()))
         .service(upstream.clone());
-    tower::util::BoxCloneService::new(service)
+    tower::util::BoxCloneSyncService::new(service)
 }
 
 #[tokio::test(start_paused = true)]

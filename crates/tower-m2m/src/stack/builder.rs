@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use tower::layer::util::Identity;
-use tower::util::BoxCloneService;
+use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service};
 
 use super::{M2mLayer, Upstream};
@@ -23,9 +23,10 @@ pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The composed stack as one cloneable service.
 ///
-/// It is `Send` but not `Sync` (the token layer keeps a pending token fetch in the service):
-/// give each task its own clone, which is cheap, rather than sharing one by reference.
-pub type M2mService<B, RB> = BoxCloneService<Request<B>, Response<RB>, BoxError>;
+/// It is `Send` and `Sync`, so it can live in shared state (an `Arc`, axum's `State`) without a
+/// lock. Calling it takes `&mut self`, as for every tower service: clone it per task or per
+/// call (cloning is cheap, and clones share the token cache and the upstream's limits).
+pub type M2mService<B, RB> = BoxCloneSyncService<Request<B>, Response<RB>, BoxError>;
 
 /// Entry point of the stack. See the [module docs](super).
 #[derive(Clone, Copy, Debug)]
@@ -147,13 +148,13 @@ impl<A> StackBuilder<A> {
     pub fn service<T, B, RB>(self, transport: T) -> M2mService<B, RB>
     where
         A: Layer<AttemptTimeout<T>>,
-        A::Service: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
+        A::Service: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
         <A::Service as Service<Request<B>>>::Error: Into<BoxError>,
         <A::Service as Service<Request<B>>>::Future: Send + 'static,
         B: TryCloneBody + Send + 'static,
         RB: Send + 'static,
     {
-        BoxCloneService::new(self.layer().layer(transport))
+        BoxCloneSyncService::new(self.layer().layer(transport))
     }
 
     fn retry_policy(&self) -> RetryPolicy {

@@ -87,7 +87,9 @@ mod tests {
     use tower::Layer;
     use tower::layer::util::Identity;
 
-    use super::super::{M2mStack, Upstream};
+    use super::super::{M2mService, M2mStack, Upstream};
+    use crate::ReplayBody;
+    use crate::token::{ClientCredentials, TokenSource};
 
     fn assert_send_sync_clone<T: Send + Sync + Clone>(_: &T) {}
 
@@ -101,5 +103,25 @@ mod tests {
             .layer()
             .layer(transport);
         assert_send_sync_clone(&service);
+    }
+
+    #[tokio::test]
+    async fn with_the_token_layer_the_stack_is_send_sync_and_clone() {
+        let transport = tower::service_fn(|_: Request<ReplayBody>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        });
+        let endpoint = tower::service_fn(|_: Request<ReplayBody>| async {
+            Ok::<_, Infallible>(Response::new(String::from(r#"{"access_token":"t"}"#)))
+        });
+        let credentials = ClientCredentials::builder("https://auth.test/token", "id", "secret")
+            .build()
+            .unwrap();
+        let builder = M2mStack::builder(Upstream::new("kinde"))
+            .token_source(TokenSource::new(credentials, endpoint));
+
+        let unboxed = builder.clone().layer().layer(transport);
+        assert_send_sync_clone(&unboxed);
+        let boxed: M2mService<ReplayBody, String> = builder.service(transport);
+        assert_send_sync_clone(&boxed);
     }
 }

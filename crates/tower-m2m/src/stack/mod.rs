@@ -131,8 +131,8 @@
 //! The layers one by one, in an axum application's outbound client: the inbound side keeps or
 //! mints the caller's request id (and continues its trace), and the handler passes it on, so the
 //! upstream sees the caller's id. Compose a subset in the same order when the whole stack is
-//! more than you need; without the token layer the client is `Send + Sync`, as axum's state
-//! must be.
+//! more than you need. The client is `Send + Sync`, as axum's state must be, with or without
+//! the token layer.
 //!
 //! ```
 //! use std::time::Duration;

@@ -14,11 +14,16 @@ use tracing::debug;
 use super::error::TokenError;
 use super::layer::AuthLayer;
 use super::rejection::StatusSet;
-use super::secret::AccessToken;
+use super::replay::RequestCopy;
 use super::source::TokenSource;
 use crate::BoxError;
 
 type ReplayFuture<R> = Pin<Box<dyn Future<Output = Result<R, BoxError>> + Send>>;
+
+/// The inner service and the copy of the request, for a replay. Boxed: a response future is
+/// moved by every layer above it, and a pointer is cheaper to move than the copy (a few hundred
+/// bytes), which is needed only on a rejected token.
+pub(crate) type Replay<S, B> = Box<(S, RequestCopy<B>)>;
 
 pin_project! {
     /// The response future of [`Auth`](super::Auth).
@@ -48,7 +53,7 @@ pin_project! {
             #[pin]
             future: S::Future,
             sent: Option<Sent>,
-            replay: Option<(S, Request<B>)>,
+            replay: Option<Replay<S, B>>,
         },
         Replaying {
             future: ReplayFuture<S::Response>,
@@ -56,9 +61,9 @@ pin_project! {
     }
 }
 
-/// The token a request carried, and where it came from.
+/// The token a request carried (by its serial), and where it came from.
 struct Sent {
-    token: AccessToken,
+    serial: u64,
     source: TokenSource,
     rejected: StatusSet,
 }
@@ -75,12 +80,12 @@ where
 
     pub(crate) fn called(
         future: S::Future,
-        token: AccessToken,
+        serial: u64,
         config: &AuthLayer,
-        replay: Option<(S, Request<B>)>,
+        replay: Option<Replay<S, B>>,
     ) -> Self {
         let sent = Sent {
-            token,
+            serial,
             source: config.source.clone(),
             rejected: config.rejected,
         };
@@ -138,7 +143,7 @@ where
 /// request cannot be replayed or its token is kept (it is within its invalidation grace).
 fn replay_after_rejection<S, B, ResBody>(
     sent: Sent,
-    replay: Option<(S, Request<B>)>,
+    replay: Option<Replay<S, B>>,
     response: Response<ResBody>,
 ) -> Result<ReplayFuture<Response<ResBody>>, Response<ResBody>>
 where
@@ -148,10 +153,10 @@ where
     B: Send + 'static,
     ResBody: Send + 'static,
 {
-    let invalidated = sent.source.invalidate(&sent.token);
+    let invalidated = sent.source.invalidate_serial(sent.serial);
     let status = response.status().as_u16();
 
-    let Some((service, request)) = replay else {
+    let Some(replay) = replay else {
         debug!(
             auth.status = status,
             auth.invalidated = invalidated,
@@ -162,7 +167,7 @@ where
     if sent
         .source
         .cached()
-        .is_some_and(|current| current.is_same(&sent.token))
+        .is_some_and(|current| current.serial() == sent.serial)
     {
         debug!(
             auth.status = status,
@@ -176,7 +181,12 @@ where
         auth.invalidated = invalidated,
         "token rejected; replaying once"
     );
-    Ok(Box::pin(replay_once(service, request, sent.source)))
+    let (service, request) = *replay;
+    Ok(Box::pin(replay_once(
+        service,
+        request.into_request(),
+        sent.source,
+    )))
 }
 
 /// Sends `request` again with the current token, fetching one only if the cache has none.

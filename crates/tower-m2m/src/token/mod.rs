@@ -46,9 +46,25 @@
 //!   a token rejected as soon as it is issued means misconfiguration, and fetching a new one
 //!   per rejected request would only cost tokens.
 //!
-//! The cached-token path takes one uncontended read lock, which a fetch holds only for the
-//! instant it installs a new token, and allocates nothing.
+//! # The cached-token path
 //!
+//! Most requests find a fresh token, so that path is kept short. Each [`Auth`] keeps the token
+//! it last used, and every token carries a serial number unique in the process; the cache entry
+//! publishes the serial of its current token in an atomic, changed whenever the token is
+//! replaced or invalidated. Before each request, `Auth` reads the clock and that atomic: if its
+//! token is still the current one and before its refresh point, it is used as is, with no lock
+//! and no allocation, and the request carries a clone of the token's prepared header value.
+//! Otherwise `Auth` asks the [`TokenSource`] again, whose [`cached`](TokenSource::cached) takes
+//! one uncontended read lock (a fetch holds it only for the instant it installs a new token)
+//! and starts the background refresh past the refresh point. So a token invalidated after a
+//! `401`, or replaced by a refresh, is not sent again by any clone of the service.
+//!
+//! What the layer costs per request is mostly not the token: it is inserting the header and,
+//! for a replayable request, the copy kept for a possible replay (method, URI, header fields
+//! and extensions; the body's bytes are shared). `benches/token.rs` measures both, and
+//! `BENCHMARKS.md` at the repository root has the figures; [`AuthLayer::replay`] switches the
+//! copy off where a replay on `401` is not wanted.
+
 //! # Secrets
 //!
 //! [`ClientSecret`] and [`AccessToken`] print `[redacted]` in `Debug` and `Display`; reading
@@ -161,6 +177,7 @@ mod key;
 mod layer;
 mod policy;
 mod rejection;
+mod replay;
 mod request;
 mod response;
 mod secret;

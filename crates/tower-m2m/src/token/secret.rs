@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
@@ -62,7 +63,13 @@ impl fmt::Display for ClientSecret {
 #[derive(Clone)]
 pub struct AccessToken(Arc<Issued>);
 
+/// The serial number of the next token issued in this process; `0` is never issued.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
 struct Issued {
+    /// Unique in the process: the token's identity, which a cache entry publishes atomically
+    /// so that holders of a token can tell, without a lock, whether it is still the current one.
+    serial: u64,
     secret: SecretString,
     header: HeaderValue,
     requested_at: Instant,
@@ -82,6 +89,7 @@ impl AccessToken {
         header.set_sensitive(true);
 
         Some(Self(Arc::new(Issued {
+            serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             secret: SecretString::from(secret),
             header,
             requested_at,
@@ -122,6 +130,11 @@ impl AccessToken {
 
     pub(crate) fn is_usable_at(&self, now: Instant) -> bool {
         now < self.0.usable_until
+    }
+
+    /// The token's identity, never `0`; see [`Issued::serial`].
+    pub(crate) fn serial(&self) -> u64 {
+        self.0.serial
     }
 }
 

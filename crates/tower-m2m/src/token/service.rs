@@ -7,20 +7,25 @@ use std::task::{Context, Poll, ready};
 
 use http::header::AUTHORIZATION;
 use http::{Request, Response};
+use sync_wrapper::SyncWrapper;
 use tokio::time::Instant;
 use tower::Service;
 use tracing::trace;
 
 use super::error::TokenError;
-use super::future::ResponseFuture;
+use super::future::{Replay, ResponseFuture};
 use super::layer::AuthLayer;
 use super::rejection::NoAuthReplay;
+use super::replay::RequestCopy;
 use super::secret::AccessToken;
 use super::source::TokenSource;
 use crate::BoxError;
-use crate::body::{TryCloneBody, try_clone_request};
+use crate::body::TryCloneBody;
 
-type TokenFuture = Pin<Box<dyn Future<Output = Result<AccessToken, TokenError>> + Send>>;
+/// A token fetch being waited for. Only `poll_ready` touches it, through `&mut self`, so the
+/// [`SyncWrapper`] makes `Auth` `Sync` without any lock: a shared `&Auth` cannot reach it.
+type TokenFuture =
+    SyncWrapper<Pin<Box<dyn Future<Output = Result<AccessToken, TokenError>> + Send>>>;
 
 /// Injects a bearer token into every request; built by [`AuthLayer`]. See the
 /// [module docs](super).
@@ -32,13 +37,17 @@ type TokenFuture = Pin<Box<dyn Future<Output = Result<AccessToken, TokenError>> 
 ///
 /// # Notes
 ///
+/// - Each `Auth` keeps the token it last used, and reuses it while it is the source's current
+///   token and before its refresh point: one clock reading and one atomic load per request, no
+///   lock. Past the refresh point, or once the source has replaced or invalidated it, the next
+///   request asks the [`TokenSource`] again. Clones start with the same token.
 /// - To be able to replay a request, `call` copies it before sending it whenever its body is
-///   replayable (the header map is cloned: two small allocations, about as costly as building
-///   the request's headers in the first place). That copy is most of what the layer costs per
-///   request (see `benches/token.rs`); switch it off with [`AuthLayer::replay`] where a replay
-///   on `401` is not wanted.
+///   replayable (method, URI, headers, extensions; the body's bytes are shared). That copy is
+///   most of what the layer costs per request (see `benches/token.rs` and BENCHMARKS.md);
+///   switch it off with [`AuthLayer::replay`] where a replay on `401` is not wanted.
 /// - The replay waits for the inner service's readiness inside the response future, as
 ///   `tower::retry` does, and is boxed; the common path is not.
+/// - `Auth` is `Send` and `Sync` when its inner service is.
 ///
 /// # Panics
 ///
@@ -47,19 +56,21 @@ type TokenFuture = Pin<Box<dyn Future<Output = Result<AccessToken, TokenError>> 
 pub struct Auth<S> {
     inner: S,
     config: AuthLayer,
+    /// The token last taken from the source, reused while it is current.
+    token: Option<AccessToken>,
     state: State,
     /// The inner service answered `Pending` to the last `poll_ready`: time has passed since the
-    /// token was taken, so check it is still usable before relying on it.
+    /// token was checked, so check it is still usable before relying on it.
     inner_pending: bool,
 }
 
 enum State {
-    /// No token taken yet for the next call.
+    /// No token checked yet for the next call.
     Idle,
     /// Waiting for the token fetch in flight.
     Waiting(TokenFuture),
-    /// A token for the next call.
-    Ready(AccessToken),
+    /// `token` is usable for the next call.
+    Ready,
     /// No token could be had; the next call fails with this.
     Failed(TokenError),
 }
@@ -74,9 +85,24 @@ impl<S> Auth<S> {
         Self {
             inner,
             config,
+            token: None,
             state: State::Idle,
             inner_pending: false,
         }
+    }
+
+    /// Takes a token for the next call: the one kept if it is still current and before its
+    /// refresh point, else the source's cached one, else `None` (a fetch is needed).
+    fn take_token(&mut self, now: Instant) -> Option<&AccessToken> {
+        let source = &self.config.source;
+        let kept = self
+            .token
+            .as_ref()
+            .is_some_and(|token| now < token.refresh_at() && source.is_current(token));
+        if !kept {
+            self.token = source.cached();
+        }
+        self.token.as_ref()
     }
 
     /// The inner service.
@@ -101,8 +127,11 @@ impl<S> Auth<S> {
 }
 
 impl<S: Clone> Clone for Auth<S> {
+    /// A clone keeps the same token, but not this service's readiness.
     fn clone(&self) -> Self {
-        Self::from_layer(self.inner.clone(), self.config.clone())
+        let mut clone = Self::from_layer(self.inner.clone(), self.config.clone());
+        clone.token.clone_from(&self.token);
+        clone
     }
 }
 
@@ -131,24 +160,33 @@ where
         loop {
             match &mut self.state {
                 State::Idle => {
-                    self.state = match self.config.source.cached() {
-                        Some(token) => State::Ready(token),
+                    self.inner_pending = false;
+                    self.state = match self.take_token(Instant::now()) {
+                        Some(_) => State::Ready,
                         None => {
                             trace!("waiting for a token");
-                            State::Waiting(Box::pin(self.config.source.token()))
+                            let fetch = Box::pin(self.config.source.token());
+                            State::Waiting(SyncWrapper::new(fetch))
                         }
                     };
                 }
-                State::Waiting(token) => {
-                    self.state = match ready!(token.as_mut().poll(cx)) {
-                        Ok(token) => State::Ready(token),
+                State::Waiting(fetch) => {
+                    self.state = match ready!(fetch.get_mut().as_mut().poll(cx)) {
+                        Ok(token) => {
+                            self.token = Some(token);
+                            State::Ready
+                        }
                         Err(error) => State::Failed(error),
                     };
                 }
-                State::Ready(token) => {
-                    if self.inner_pending && !token.is_usable_at(Instant::now()) {
+                State::Ready => {
+                    let expired = self.inner_pending
+                        && !self
+                            .token
+                            .as_ref()
+                            .is_some_and(|token| token.is_usable_at(Instant::now()));
+                    if expired {
                         self.state = State::Idle;
-                        self.inner_pending = false;
                         continue;
                     }
                     let ready = self.inner.poll_ready(cx);
@@ -161,24 +199,25 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let token = match std::mem::replace(&mut self.state, State::Idle) {
-            State::Ready(token) => token,
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::Ready => {}
             State::Failed(error) => return ResponseFuture::failed(error),
             State::Idle | State::Waiting(_) => {
                 panic!("Auth::call before poll_ready returned Ready")
             }
-        };
+        }
+        let token = self.token.as_ref().expect("a ready Auth holds a token");
+        let serial = token.serial();
+        let header = token.header_value().clone();
 
         let replayable = self.config.replay && request.extensions().get::<NoAuthReplay>().is_none();
         let replay = replayable
-            .then(|| try_clone_request(&request))
+            .then(|| RequestCopy::of(&request))
             .flatten()
-            .map(|copy| (self.inner.clone(), copy));
+            .map(|copy| Replay::new((self.inner.clone(), copy)));
 
-        request
-            .headers_mut()
-            .insert(AUTHORIZATION, token.header_value().clone());
+        request.headers_mut().insert(AUTHORIZATION, header);
         let future = self.inner.call(request);
-        ResponseFuture::called(future, token, &self.config, replay)
+        ResponseFuture::called(future, serial, &self.config, replay)
     }
 }

@@ -1,7 +1,10 @@
 //! The state of one cache entry: the current token, the fetch in flight, the last failure.
 //!
-//! Lock order: `control` before `current`. The fast path takes only a read lock of `current`,
-//! which a fetch holds for the instant it installs a new token, never across the request.
+//! Lock order: `control` before `current`. [`Slot::cached`] takes only a read lock of `current`,
+//! which a fetch holds for the instant it installs a new token, never across the request. A
+//! holder of a token checks that it is still the current one without any lock, by comparing its
+//! serial with [`Slot::current_serial`], which changes (under the write lock) whenever `current`
+//! does.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -24,6 +27,8 @@ type Outcome = Result<AccessToken, TokenError>;
 pub(crate) struct Slot {
     pub(crate) key: CacheKey,
     current: RwLock<Option<AccessToken>>,
+    /// The serial of the token in `current`, `0` when there is none; written under its lock.
+    current_serial: AtomicU64,
     control: Mutex<Control>,
     /// Set while a fetch runs, so callers past the refresh point skip the mutex.
     fetching: AtomicBool,
@@ -77,6 +82,7 @@ impl Slot {
         Self {
             key,
             current: RwLock::new(None),
+            current_serial: AtomicU64::new(0),
             control: Mutex::new(Control::default()),
             fetching: AtomicBool::new(false),
             refresh_not_before: AtomicU64::new(0),
@@ -130,17 +136,26 @@ impl Slot {
         }
     }
 
-    /// Drops `token` from the cache if it is still the current one and older than the grace.
-    pub(crate) fn invalidate(&self, token: &AccessToken) -> bool {
-        let old_enough = token.requested_at().elapsed() >= self.policy.invalidation_grace_value();
+    /// The serial of the current token (see [`AccessToken::serial`]), `0` when there is none. A
+    /// token whose serial this is has not been replaced or invalidated since it was taken.
+    pub(crate) fn current_serial(&self) -> u64 {
+        self.current_serial.load(Ordering::Acquire)
+    }
+
+    /// Drops the token with `serial` from the cache if it is still the current one and older
+    /// than the grace.
+    pub(crate) fn invalidate(&self, serial: u64) -> bool {
+        let grace = self.policy.invalidation_grace_value();
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        if old_enough && current.as_ref().is_some_and(|c| c.is_same(token)) {
+        let stale = current
+            .as_ref()
+            .is_some_and(|c| c.serial() == serial && c.requested_at().elapsed() >= grace);
+        if stale {
             *current = None;
+            self.current_serial.store(0, Ordering::Release);
             debug!(token.client_id = %self.key.client_id, "token invalidated");
-            true
-        } else {
-            false
         }
+        stale
     }
 
     fn usable_at(&self, now: Instant) -> Option<AccessToken> {
@@ -199,7 +214,10 @@ impl Slot {
 
         let outcome = match result {
             Ok(token) => {
-                *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
+                let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+                self.current_serial.store(token.serial(), Ordering::Release);
+                *current = Some(token.clone());
+                drop(current);
                 control.failure = None;
                 self.refresh_not_before.store(0, Ordering::Release);
                 self.stats.record_success();

@@ -92,7 +92,18 @@ impl TokenSource {
     /// whether it did. Call it when upstream rejects `token`; a rejection that arrives after the
     /// cache has moved on to a newer token changes nothing.
     pub fn invalidate(&self, token: &AccessToken) -> bool {
-        self.slot.invalidate(token)
+        self.slot.invalidate(token.serial())
+    }
+
+    /// As [`invalidate`](Self::invalidate), for the token with `serial`.
+    pub(crate) fn invalidate_serial(&self, serial: u64) -> bool {
+        self.slot.invalidate(serial)
+    }
+
+    /// Whether `token` is still the cached token: neither replaced nor invalidated since it was
+    /// taken. Lock-free: one atomic load. Says nothing about the time; check that separately.
+    pub(crate) fn is_current(&self, token: &AccessToken) -> bool {
+        self.slot.current_serial() == token.serial()
     }
 
     /// The key of this source's cache entry.

@@ -1,5 +1,6 @@
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::{Method, Request, Response};
@@ -38,12 +39,23 @@ impl<S> Layer<S> for CallTraceLayer {
 #[derive(Clone, Debug)]
 pub struct CallTrace<S> {
     inner: S,
+    /// The last host called, shared with the metric attributes of its calls so that a client
+    /// that always calls the same host does not allocate its name per call.
+    host: Option<Arc<str>>,
 }
 
 impl<S> CallTrace<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
-        Self { inner }
+        Self { inner, host: None }
+    }
+
+    /// `host` as a shared string, reusing the last one when it is the same.
+    fn shared_host(&mut self, host: &str) -> Arc<str> {
+        match &self.host {
+            Some(last) if **last == *host => Arc::clone(last),
+            _ => Arc::clone(self.host.insert(Arc::from(host))),
+        }
     }
 
     /// The inner service.
@@ -92,19 +104,17 @@ where
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
-        let mut attributes = Vec::with_capacity(3);
-        attributes.push(KeyValue::new(
-            "http.request.method",
-            method_name(request.method()),
-        ));
-        attributes.push(KeyValue::new("server.address", host.to_owned()));
+        let attributes = [
+            KeyValue::new("http.request.method", method_name(request.method())),
+            KeyValue::new("server.address", self.shared_host(host)),
+        ];
 
         let future = span.in_scope(|| self.inner.call(request));
         CallTraceFuture {
             inner: future,
             span,
             started: Instant::now(),
-            attributes,
+            attributes: Some(attributes),
         }
     }
 }
@@ -117,7 +127,8 @@ pin_project! {
         inner: F,
         span: Span,
         started: Instant,
-        attributes: Vec<KeyValue>,
+        // The method and server address, for the duration metric; taken when it is recorded.
+        attributes: Option<[KeyValue; 2]>,
     }
 }
 
@@ -133,27 +144,24 @@ where
         let _entered = this.span.enter();
         let result = ready!(this.inner.poll(cx)).map_err(Into::into);
 
-        let mut attributes = std::mem::take(this.attributes);
-        match &result {
+        let [method, host] = this.attributes.take().expect("polled after completion");
+        let outcome = match &result {
             Ok(response) => {
                 let status = response.status().as_u16();
                 this.span.record("http.response.status_code", status);
-                attributes.push(KeyValue::new(
-                    "http.response.status_code",
-                    i64::from(status),
-                ));
                 if let Some(stopped) = response.extensions().get::<RetryStopped>() {
                     let attempts = stopped.attempts;
                     tracing::debug!(retry.attempts = attempts, retry.stop = ?stopped.reason);
                 }
+                KeyValue::new("http.response.status_code", i64::from(status))
             }
             Err(error) => {
                 let error_type = error_type(error.as_ref());
                 this.span.record("error.type", error_type);
-                attributes.push(KeyValue::new("error.type", error_type));
+                KeyValue::new("error.type", error_type)
             }
-        }
-        crate::metrics::request_duration(this.started.elapsed(), &attributes);
+        };
+        crate::metrics::request_duration(this.started.elapsed(), &[method, host, outcome]);
 
         Poll::Ready(result)
     }
