@@ -1,5 +1,6 @@
 //! The cost of the whole stack per request: token cached, breaker closed, limiter not binding,
-//! over a no-op transport, against the bare transport.
+//! over a no-op transport, against the bare transport; then each layer alone over the same
+//! transport, and the circuit breaker's decision (closed: admit and record; open: reject).
 
 // criterion_group! and criterion_main! generate undocumented public functions.
 #![allow(missing_docs)]
@@ -13,7 +14,7 @@ use http::{Request, Response};
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_m2m::ReplayBody;
-use tower_m2m::breaker::CircuitBreakerLayer;
+use tower_m2m::breaker::{BreakerConfig, CircuitBreakerLayer, CircuitOpen};
 use tower_m2m::correlation::CorrelationLayer;
 use tower_m2m::ratelimit::{RateLimitConfig, RateLimitLayer};
 use tower_m2m::retry::{RetryLayer, RetryPolicy};
@@ -165,5 +166,75 @@ fn stack(c: &mut Criterion) {
     layers.finish();
 }
 
-criterion_group!(benches, stack);
+/// Like [`send`], for a service whose calls may fail: counts the failures so they are not
+/// optimised away.
+async fn send_fallible<S>(service: &S, iterations: u64) -> Duration
+where
+    S: Service<Request<ReplayBody>, Response = Response<()>> + Clone,
+    S::Error: Into<tower_m2m::BoxError>,
+{
+    let mut service = service.clone();
+    let started = Instant::now();
+    for _ in 0..iterations {
+        let ready = service.ready().await.map_err(Into::into).unwrap();
+        std::hint::black_box(ready.call(request()).await.is_err());
+    }
+    started.elapsed()
+}
+
+fn breaker_decision(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let transport =
+        service_fn(|_: Request<ReplayBody>| async { Ok::<_, Infallible>(Response::new(())) });
+    let failing = service_fn(|_: Request<ReplayBody>| async {
+        let response = Response::builder().status(503).body(()).unwrap();
+        Ok::<_, Infallible>(response)
+    });
+
+    let closed = runtime.block_on(async {
+        let breaker = BreakerConfig::default().build("closed").unwrap();
+        CircuitBreakerLayer::new(breaker).layer(transport)
+    });
+    // One failure opens it for a day, so every benchmarked call is rejected.
+    let open = runtime.block_on(async {
+        let breaker = BreakerConfig::default()
+            .minimum_calls(1)
+            .open_duration(Duration::from_secs(86_400))
+            .build("open")
+            .unwrap();
+        let mut opener = CircuitBreakerLayer::new(breaker.clone()).layer(failing);
+        opener.ready().await.unwrap().call(request()).await.unwrap();
+        let mut open = CircuitBreakerLayer::new(breaker).layer(transport);
+        let error = open
+            .ready()
+            .await
+            .unwrap()
+            .call(request())
+            .await
+            .unwrap_err();
+        assert!(error.is::<CircuitOpen>(), "the breaker must be open");
+        open
+    });
+
+    let mut group = c.benchmark_group("breaker_decision");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    group.bench_function("bare transport", |b| {
+        b.iter_custom(|iterations| runtime.block_on(send(&transport, iterations)));
+    });
+    group.bench_function("closed", |b| {
+        b.iter_custom(|iterations| runtime.block_on(send_fallible(&closed, iterations)));
+    });
+    group.bench_function("open (rejects)", |b| {
+        b.iter_custom(|iterations| runtime.block_on(send_fallible(&open, iterations)));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, stack, breaker_decision);
 criterion_main!(benches);

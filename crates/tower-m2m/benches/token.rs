@@ -8,6 +8,11 @@
 //! does not, and so shows the bearer injection alone. Benchmarks build with the crate's
 //! dev-dependencies, which turn on tokio's `test-util` clock: reading the time costs a few
 //! nanoseconds more here than in a production build.
+//!
+//! `token_hit_concurrent` runs the cache hit path on 1, 2 and 16 tasks at once on a two-thread
+//! runtime: `source` asks the shared [`TokenSource`] (`cached()`), `auth` sends through a clone of
+//! `Auth<NoOp>` per task. One iteration is one lookup by each task; the figure per lookup is the
+//! time divided by the number of tasks (at most two run at the same time on two threads).
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
@@ -16,9 +21,11 @@ use std::convert::Infallible;
 use std::future::{Future, Ready, ready};
 use std::hint::black_box;
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use http::header::{ACCEPT, USER_AGENT};
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower::{Layer, Service};
@@ -101,6 +108,9 @@ fn cached_token_path(c: &mut Criterion) {
 
     let mut cx = Context::from_waker(Waker::noop());
     let mut group = c.benchmark_group("cached_token_path");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     group.bench_function("bare", |b| {
         let mut service = NoOp;
         b.iter(|| one_request(&mut service, &mut cx));
@@ -117,5 +127,88 @@ fn cached_token_path(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cached_token_path);
+/// Runs `lookup` `iterations` times on each of `tasks` tasks, all started together, and returns
+/// the time from the start until the last one finished.
+async fn concurrently<L>(tasks: u64, iterations: u64, lookup: L) -> Duration
+where
+    L: Fn() -> Box<dyn FnMut() + Send> + Send + Sync + 'static,
+{
+    let start = Arc::new(tokio::sync::Barrier::new(tasks as usize + 1));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let start = Arc::clone(&start);
+            let mut lookup = lookup();
+            tokio::spawn(async move {
+                start.wait().await;
+                for _ in 0..iterations {
+                    lookup();
+                }
+            })
+        })
+        .collect();
+
+    start.wait().await;
+    let started = Instant::now();
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    started.elapsed()
+}
+
+fn concurrent_hits(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let credentials = ClientCredentials::builder("https://auth.example.com/token", "id", "secret")
+        .build()
+        .unwrap();
+    let source = runtime.block_on(async {
+        let source = TokenSource::new(credentials, endpoint());
+        source.token().await.unwrap();
+        source
+    });
+
+    let mut group = c.benchmark_group("token_hit_concurrent");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for tasks in [1_u64, 2, 16] {
+        group.throughput(Throughput::Elements(tasks));
+
+        let shared = source.clone();
+        let lookup = Arc::new(move || {
+            let source = shared.clone();
+            Box::new(move || {
+                black_box(source.cached().expect("a cached token"));
+            }) as Box<dyn FnMut() + Send>
+        });
+        group.bench_function(BenchmarkId::new("source", tasks), |b| {
+            b.iter_custom(|iterations| {
+                let lookup = Arc::clone(&lookup);
+                runtime.block_on(concurrently(tasks, iterations, move || lookup()))
+            });
+        });
+
+        let auth = Auth::new(NoOp, source.clone());
+        let lookup = Arc::new(move || {
+            let mut service = auth.clone();
+            Box::new(move || {
+                let mut cx = Context::from_waker(Waker::noop());
+                black_box(one_request(&mut service, &mut cx));
+            }) as Box<dyn FnMut() + Send>
+        });
+        group.bench_function(BenchmarkId::new("auth", tasks), |b| {
+            b.iter_custom(|iterations| {
+                let lookup = Arc::clone(&lookup);
+                runtime.block_on(concurrently(tasks, iterations, move || lookup()))
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, cached_token_path, concurrent_hits);
 criterion_main!(benches);
