@@ -93,8 +93,10 @@ pub struct Faults {
     pub token_outage: Option<TokenOutage>,
     /// Makes the token endpoint answer 200 with a body that is not a token.
     pub token_body: Option<TokenBody>,
-    /// Answers every targeted request with this status and Kinde's `error_response` body, without
-    /// processing it; after [`Faults::latency`] and the close, 5xx and 429 faults.
+    /// Answers every targeted request with this status and an error body, without processing
+    /// it; after [`Faults::latency`] and the close, 5xx and 429 faults. Management API requests
+    /// get Kinde's `error_response` body, the token endpoint its OAuth error body (see
+    /// [`InjectedAnswer`]).
     pub answer: Option<InjectedAnswer>,
     /// Management API requests per second per application; more get 429.
     pub rate_limit_per_second: Option<u32>,
@@ -152,9 +154,15 @@ pub struct RateLimitBursts {
     pub burst_ms: u64,
 }
 
-/// A fixed error answer: `{"errors": [{"code": <code>, "message": ...}]}` with `status`, as
-/// Kinde answers, for example, a duplicate directory (409, `DIRECTORY_EXISTS`) or a token it no
-/// longer accepts (401).
+/// A fixed error answer with `status`, in the body shape of the endpoint it replaces:
+///
+/// - the Management API: `{"errors": [{"code": <code>, "message": ...}]}`, as Kinde answers, for
+///   example, a duplicate directory (409, `DIRECTORY_EXISTS`) or a token it no longer accepts
+///   (401); `code` defaults to `INJECTED_ERROR`;
+/// - `/oauth2/token`: `{"error": <code>, "error_description": ...}` (RFC 6749 section 5.2, as
+///   Kinde's token endpoint answers), for example `{"status": 400, "code": "invalid_scope"}`;
+///   `code` defaults to `invalid_client` for 401, `invalid_request` for another 4xx,
+///   `temporarily_unavailable` for 503 and `server_error` for another 5xx.
 ///
 /// ```
 /// use kinde_emulator::{Faults, InjectedAnswer};
@@ -172,7 +180,8 @@ pub struct RateLimitBursts {
 pub struct InjectedAnswer {
     /// The HTTP status: a client or server error, 400 to 599.
     pub status: u16,
-    /// The error code in the body; `INJECTED_ERROR` when absent.
+    /// The error code in the body; when absent, a default that depends on the endpoint (see
+    /// the type's docs).
     #[serde(default)]
     pub code: Option<String>,
 }
@@ -382,7 +391,7 @@ pub(crate) async fn inject(
         return ApiError::too_many_requests(reset_seconds).into_response();
     }
     if let Some(answer) = &plan.answer {
-        return injected_answer(answer);
+        return injected_answer(answer, is_token);
     }
 
     let response = next.run(request).await;
@@ -455,11 +464,23 @@ fn plan(state: &mut FaultState, is_token: bool) -> Plan {
     }
 }
 
-/// The response of [`Faults::answer`].
-fn injected_answer(answer: &InjectedAnswer) -> Response {
+/// The response of [`Faults::answer`], in the token endpoint's OAuth error shape when
+/// `is_token`, else in the Management API's.
+fn injected_answer(answer: &InjectedAnswer, is_token: bool) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let code = answer.code.as_deref().unwrap_or("INJECTED_ERROR");
-    let body = serde_json::json!({"errors": [{"code": code, "message": "an injected error"}]});
+    let body = if is_token {
+        let default = match status {
+            StatusCode::UNAUTHORIZED => "invalid_client",
+            StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
+            _ if status.is_server_error() => "server_error",
+            _ => "invalid_request",
+        };
+        let code = answer.code.as_deref().unwrap_or(default);
+        serde_json::json!({"error": code, "error_description": "an injected error"})
+    } else {
+        let code = answer.code.as_deref().unwrap_or("INJECTED_ERROR");
+        serde_json::json!({"errors": [{"code": code, "message": "an injected error"}]})
+    };
     raw_json_response(status, body.to_string())
 }
 

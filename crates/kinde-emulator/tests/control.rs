@@ -620,6 +620,31 @@ async fn an_injected_answer_replies_with_its_status_and_code_to_its_target_only(
     // The token endpoint is not targeted.
     demo_token(&emulator, None).await;
 
+    // At the token endpoint, the answer has the OAuth error shape.
+    let form = token_form(&emulator, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
+    for (answer, status, error) in [
+        (
+            json!({"status": 400, "code": "invalid_scope"}),
+            400,
+            "invalid_scope",
+        ),
+        (json!({"status": 401}), 401, "invalid_client"),
+        (json!({"status": 403}), 403, "invalid_request"),
+        (json!({"status": 503}), 503, "temporarily_unavailable"),
+        (json!({"status": 500}), 500, "server_error"),
+    ] {
+        set_faults(&emulator, json!({"target": "token", "answer": answer})).await;
+        let reply = token_request(&emulator, &form).await;
+        assert_eq!(reply.status.as_u16(), status, "{answer}");
+        assert_eq!(reply.body["error"], error, "{answer}");
+        assert!(
+            reply.body["error_description"].is_string(),
+            "{}",
+            reply.text
+        );
+        assert!(reply.body.get("errors").is_none(), "{}", reply.text);
+    }
+
     let reply = send_raw(
         &emulator,
         Method::PUT,
