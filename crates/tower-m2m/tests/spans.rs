@@ -67,4 +67,5 @@ async fn a_call_span_holds_one_attempt_span_per_send() {
         .expect("the call span closes");
     assert!(call.contains("http.response.status_code=200"), "{call}");
     assert!(call.contains("request_id="), "{call}");
+    assert!(call.contains("server.address=\"kinde.test\""), "{call}");
 }

@@ -3,7 +3,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::{Method, Request, Response};
+use http::uri::Authority;
+use http::{Method, Request, Response, Uri};
 use opentelemetry::KeyValue;
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
@@ -39,22 +40,42 @@ impl<S> Layer<S> for CallTraceLayer {
 #[derive(Clone, Debug)]
 pub struct CallTrace<S> {
     inner: S,
-    /// The last host called, shared with the metric attributes of its calls so that a client
-    /// that always calls the same host does not allocate its name per call.
-    host: Option<Arc<str>>,
+    /// The last server called, so that a client that always calls the same one neither parses
+    /// the host out of the URI nor allocates its name per call.
+    server: Option<Server>,
+}
+
+/// A URI authority and the host name in it, shared with the metric attributes of its calls.
+#[derive(Clone, Debug)]
+struct Server {
+    authority: Box<str>,
+    host: Arc<str>,
 }
 
 impl<S> CallTrace<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
-        Self { inner, host: None }
+        Self {
+            inner,
+            server: None,
+        }
     }
 
-    /// `host` as a shared string, reusing the last one when it is the same.
-    fn shared_host(&mut self, host: &str) -> Arc<str> {
-        match &self.host {
-            Some(last) if **last == *host => Arc::clone(last),
-            _ => Arc::clone(self.host.insert(Arc::from(host))),
+    /// The host of `uri` (empty without one), reusing the last one while the authority is the
+    /// same: comparing the authority costs less than finding the host in it again.
+    fn host_of(&mut self, uri: &Uri) -> Arc<str> {
+        let authority = uri.authority().map_or("", Authority::as_str);
+        match &self.server {
+            Some(last) if *last.authority == *authority => Arc::clone(&last.host),
+            _ => {
+                let host = Arc::<str>::from(uri.host().unwrap_or_default());
+                let server = Server {
+                    authority: authority.into(),
+                    host: Arc::clone(&host),
+                };
+                self.server = Some(server);
+                host
+            }
         }
     }
 
@@ -88,25 +109,21 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let template = request.extensions().get::<UrlTemplate>().map(|t| t.0);
-        let host = request.uri().host().unwrap_or_default();
-        let request_id = request
-            .headers()
-            .get(X_REQUEST_ID)
-            .and_then(|value| value.to_str().ok());
+        let host = self.host_of(request.uri());
+        // The field values are computed only when the span is enabled.
         let span = tracing::info_span!(
             "HTTP request",
             otel.kind = "client",
-            request_id,
+            request_id = request_id_of(&request),
             http.request.method = %request.method(),
-            server.address = host,
-            url.template = template,
+            server.address = &*host,
+            url.template = request.extensions().get::<UrlTemplate>().map(|t| t.0),
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
         let attributes = [
             KeyValue::new("http.request.method", method_name(request.method())),
-            KeyValue::new("server.address", self.shared_host(host)),
+            KeyValue::new("server.address", host),
         ];
 
         let future = span.in_scope(|| self.inner.call(request));
@@ -168,6 +185,11 @@ where
 }
 
 /// The method as a metric attribute, without allocating for the standard ones.
+fn request_id_of<B>(request: &Request<B>) -> Option<&str> {
+    let value = request.headers().get(X_REQUEST_ID)?;
+    value.to_str().ok()
+}
+
 fn method_name(method: &Method) -> opentelemetry::Value {
     let name = match *method {
         Method::GET => "GET",
@@ -180,4 +202,37 @@ fn method_name(method: &Method) -> opentelemetry::Value {
         _ => "_OTHER",
     };
     name.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Uri;
+
+    use super::CallTrace;
+
+    #[test]
+    fn the_host_follows_the_authority_of_each_call() {
+        let mut trace = CallTrace::new(());
+        let hosts: Vec<String> = [
+            "https://a.kinde.test/api/v1/users",
+            "https://a.kinde.test/api/v1/roles",
+            "https://user@b.kinde.test:8443/api",
+            "/relative",
+            "https://a.kinde.test/api",
+        ]
+        .into_iter()
+        .map(|uri| trace.host_of(&uri.parse::<Uri>().unwrap()).to_string())
+        .collect();
+
+        assert_eq!(
+            hosts,
+            [
+                "a.kinde.test",
+                "a.kinde.test",
+                "b.kinde.test",
+                "",
+                "a.kinde.test"
+            ]
+        );
+    }
 }
