@@ -96,7 +96,7 @@ fn stack(c: &mut Criterion) {
     group
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+        .measurement_time(Duration::from_secs(3));
     group.bench_function("bare transport", |b| {
         b.iter_custom(|iterations| runtime.block_on(send(&transport, iterations)));
     });
@@ -133,6 +133,9 @@ fn stack(c: &mut Criterion) {
             });
         };
     }
+    layers.bench_function("bare transport", |b| {
+        b.iter_custom(|iterations| runtime.block_on(send(&transport, iterations)));
+    });
     layer!("correlation", CorrelationLayer::new());
     layer!("call trace", CallTraceLayer::new());
     layer!("attempt trace", AttemptTraceLayer::new());

@@ -10,9 +10,11 @@
 //! nanoseconds more here than in a production build.
 //!
 //! `token_hit_concurrent` runs the cache hit path on 1, 2 and 16 tasks at once on a two-thread
-//! runtime: `source` asks the shared [`TokenSource`] (`cached()`), `auth` sends through a clone of
-//! `Auth<NoOp>` per task. One iteration is one lookup by each task; the figure per lookup is the
-//! time divided by the number of tasks (at most two run at the same time on two threads).
+//! runtime: `source` asks the shared [`TokenSource`] (`cached()`, a read lock), `auth` sends
+//! through a clone of `Auth<NoOp>` per task (the lock-free check of the token it keeps) and
+//! `bare` through the no-op service alone, for the difference. One iteration is one lookup by
+//! each task; the figure per lookup is the time divided by the number of tasks (at most two run
+//! at the same time on two threads).
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
@@ -127,6 +129,21 @@ fn cached_token_path(c: &mut Criterion) {
     group.finish();
 }
 
+/// Makes, for one task, the operation it repeats.
+type Lookup = Arc<dyn Fn() -> Box<dyn FnMut() + Send> + Send + Sync>;
+
+/// One request at a time through `service`, owned by the task.
+fn sending<S>(mut service: S) -> Box<dyn FnMut() + Send>
+where
+    S: Service<Request<ReplayBody>, Response = Response<()>> + Send + 'static,
+    S::Error: std::fmt::Debug,
+{
+    Box::new(move || {
+        let mut cx = Context::from_waker(Waker::noop());
+        black_box(one_request(&mut service, &mut cx));
+    })
+}
+
 /// Runs `lookup` `iterations` times on each of `tasks` tasks, all started together, and returns
 /// the time from the start until the last one finished.
 async fn concurrently<L>(tasks: u64, iterations: u64, lookup: L) -> Duration
@@ -179,33 +196,28 @@ fn concurrent_hits(c: &mut Criterion) {
         group.throughput(Throughput::Elements(tasks));
 
         let shared = source.clone();
-        let lookup = Arc::new(move || {
-            let source = shared.clone();
-            Box::new(move || {
-                black_box(source.cached().expect("a cached token"));
-            }) as Box<dyn FnMut() + Send>
-        });
-        group.bench_function(BenchmarkId::new("source", tasks), |b| {
-            b.iter_custom(|iterations| {
-                let lookup = Arc::clone(&lookup);
-                runtime.block_on(concurrently(tasks, iterations, move || lookup()))
-            });
-        });
-
         let auth = Auth::new(NoOp, source.clone());
-        let lookup = Arc::new(move || {
-            let mut service = auth.clone();
-            Box::new(move || {
-                let mut cx = Context::from_waker(Waker::noop());
-                black_box(one_request(&mut service, &mut cx));
-            }) as Box<dyn FnMut() + Send>
-        });
-        group.bench_function(BenchmarkId::new("auth", tasks), |b| {
-            b.iter_custom(|iterations| {
-                let lookup = Arc::clone(&lookup);
-                runtime.block_on(concurrently(tasks, iterations, move || lookup()))
+        let lookups: [(&str, Lookup); 3] = [
+            (
+                "source",
+                Arc::new(move || {
+                    let source = shared.clone();
+                    Box::new(move || {
+                        black_box(source.cached().expect("a cached token"));
+                    })
+                }),
+            ),
+            ("bare", Arc::new(|| sending(NoOp))),
+            ("auth", Arc::new(move || sending(auth.clone()))),
+        ];
+        for (name, lookup) in lookups {
+            group.bench_function(BenchmarkId::new(name, tasks), |b| {
+                b.iter_custom(|iterations| {
+                    let lookup = Arc::clone(&lookup);
+                    runtime.block_on(concurrently(tasks, iterations, move || lookup()))
+                });
             });
-        });
+        }
     }
     group.finish();
 }
