@@ -10,6 +10,16 @@
 //!
 //! Never a secret, a token, an API key, an email address or a message body: the record has no
 //! field that could hold one, and a target value that looks like an email address is dropped.
+//!
+//! `caller` is `null` when the gateway did not authenticate the call: the credentials were
+//! missing or unknown (`UNAUTHENTICATED`), or tonic answered before the gateway read the call
+//! (a message that does not decode or is too large, a deadline that expired first; see
+//! [`MIN_TIMEOUT`]). Such a call made no attempt.
+
+mod fallback;
+
+pub use fallback::MIN_TIMEOUT;
+pub(crate) use fallback::{AuditMark, FallbackLayer};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -178,13 +188,14 @@ impl Observed {
 }
 
 /// The ids a request to `path_template` targets: its path parameters, and query parameters
-/// named `id`, `code` or ending in `_id` / `_code`. Values that look like email addresses are
-/// dropped.
+/// named `id`, `code` or ending in `_id` / `_code`, percent-decoded (and, in the query, which is
+/// form-encoded, `+` as a space; in the path `+` is itself). Values that look like email
+/// addresses are dropped.
 pub(crate) fn targets(path_template: &str, uri: &http::Uri) -> BTreeMap<String, String> {
     let mut targets = BTreeMap::new();
     for (name, value) in path_template.split('/').zip(uri.path().split('/')) {
         if let Some(name) = name.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
-            insert_target(&mut targets, name, value);
+            insert_target(&mut targets, name, &percent_decode(value, false));
         }
     }
     for pair in uri.query().unwrap_or("").split('&') {
@@ -194,20 +205,20 @@ pub(crate) fn targets(path_template: &str, uri: &http::Uri) -> BTreeMap<String, 
         let id_like =
             name == "id" || name == "code" || name.ends_with("_id") || name.ends_with("_code");
         if id_like {
-            insert_target(&mut targets, name, value);
+            insert_target(&mut targets, name, &percent_decode(value, true));
         }
     }
     targets
 }
 
 fn insert_target(targets: &mut BTreeMap<String, String>, name: &str, value: &str) {
-    let value = percent_decode(value);
     if !value.is_empty() && !value.contains('@') && value.len() <= 256 {
-        targets.insert(name.to_owned(), value);
+        targets.insert(name.to_owned(), value.to_owned());
     }
 }
 
-fn percent_decode(value: &str) -> String {
+/// `value` with `%XX` decoded, and `+` as a space when `plus_is_space` (form encoding).
+fn percent_decode(value: &str, plus_is_space: bool) -> String {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -220,6 +231,10 @@ fn percent_decode(value: &str) -> String {
             Some(byte) => {
                 out.push(byte);
                 i += 3;
+            }
+            None if plus_is_space && bytes[i] == b'+' => {
+                out.push(b' ');
+                i += 1;
             }
             None => {
                 out.push(bytes[i]);
@@ -298,5 +313,20 @@ mod tests {
         assert!(!targets.contains_key("email"));
         assert!(!targets.contains_key("page_size"));
         assert_eq!(targets.len(), 3, "the email-like user_id is dropped");
+    }
+
+    #[test]
+    fn a_plus_is_a_space_in_the_query_only() {
+        let uri: http::Uri = "https://k.example/api/v1/organizations/a+b%2Bc?code=x+y%2Bz%20w"
+            .parse()
+            .unwrap();
+        let found = targets("/api/v1/organizations/{org_code}", &uri);
+        assert_eq!(found.get("org_code").map(String::as_str), Some("a+b+c"));
+        assert_eq!(found.get("code").map(String::as_str), Some("x y+z w"));
+        // An email hidden behind encoding is still dropped.
+        let uri: http::Uri = "https://k.example/api/v1/users?user_id=ada%40example.com"
+            .parse()
+            .unwrap();
+        assert!(targets("/api/v1/users", &uri).is_empty());
     }
 }

@@ -30,7 +30,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::Gateway;
-use crate::audit::{AuditRecord, Observed, millis, now_rfc3339};
+use crate::audit::{AuditMark, AuditRecord, Observed, millis, now_rfc3339};
 use crate::call::{CallError, ItemStream, Rpc};
 use crate::caller::Caller;
 use crate::correlation::{self, REQUEST_ID};
@@ -56,6 +56,10 @@ struct CallRecord {
 
 impl CallRecord {
     fn start<T>(gateway: &Gateway, rpc: &'static Rpc, request: &tonic::Request<T>) -> Self {
+        // From here on this record writes the call's audit line, not the fallback.
+        if let Some(mark) = request.extensions().get::<AuditMark>() {
+            mark.set();
+        }
         Self {
             gateway: gateway.clone(),
             rpc,

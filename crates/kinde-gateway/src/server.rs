@@ -7,6 +7,9 @@
 //! - **Reflection**: both `grpc.reflection.v1` and `v1alpha`, from the compiled descriptor set.
 //! - **Connections**: HTTP/2 keepalive pings, and a maximum connection age after which clients
 //!   are asked to reconnect, so long-lived clients spread over replicas.
+//! - **Audit of early answers**: calls tonic answers before the gateway reads them (a message
+//!   that does not decode or is over 4 MiB, an expired deadline) get an audit line too
+//!   ([`audit`](crate::audit), the fallback layer).
 //! - **Shutdown**: when the shutdown future completes, the server stops accepting, reports
 //!   `NOT_SERVING`, and lets in-flight calls finish for at most the drain timeout.
 //!
@@ -28,6 +31,7 @@ use tonic_health::server::HealthReporter;
 use tower_m2m::breaker::CircuitState;
 
 use crate::Gateway;
+use crate::audit::FallbackLayer;
 use crate::config::{ServerConfig, TlsConfig};
 
 /// The health service name of a credential profile: `profile/<name>`.
@@ -111,6 +115,7 @@ pub async fn serve(
         let _ = draining_tx.send(());
     };
     let serving = server
+        .layer(FallbackLayer::new(gateway.clone()))
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
 

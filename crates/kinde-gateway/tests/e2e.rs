@@ -718,3 +718,70 @@ async fn a_missing_required_field_is_refused_before_kinde_naming_the_field() {
     assert_eq!(harness.audit_lines()[0]["status"], "INVALID_ARGUMENT");
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn undecodable_oversized_and_expired_calls_are_answered_and_audited() {
+    /// Field 1 is a number here and a string in `GetUsersRequest`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct NotGetUsers {
+        #[prost(uint64, tag = "1")]
+        user_id: u64,
+    }
+
+    let harness = Harness::demo().await;
+    let mut grpc = tonic::client::Grpc::new(harness.channel().await);
+    grpc.ready().await.unwrap();
+    let mut request = demo_request(NotGetUsers { user_id: 7 });
+    request
+        .metadata_mut()
+        .insert("x-request-id", "hostile-decode".parse().unwrap());
+    let path = http::uri::PathAndQuery::from_static("/kinde.management.v1.UsersService/GetUsers");
+    let codec = tonic_prost::ProstCodec::<NotGetUsers, pb::GetUsersResponse>::default();
+    let undecodable = grpc.unary(request, path, codec).await.unwrap_err();
+    // gRPC's own code for a request that does not parse.
+    assert_eq!(undecodable.code(), Code::Internal, "{undecodable:?}");
+    assert_eq!(
+        undecodable.metadata().get("x-request-id").unwrap(),
+        "hostile-decode"
+    );
+
+    let mut users = harness.users().await;
+    let oversized = pb::GetUsersRequest {
+        user_id: Some("x".repeat(5 << 20)),
+        ..Default::default()
+    };
+    let oversized = users.get_users(demo_request(oversized)).await.unwrap_err();
+    assert_eq!(oversized.code(), Code::ResourceExhausted, "{oversized:?}");
+    assert!(oversized.metadata().get("x-request-id").is_some());
+
+    // Over plain HTTP/2: tonic's own client would give up on a 1 ns deadline before sending.
+    let http2 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<tonic::body::Body>();
+    let origin: http::Uri = format!("http://{}", harness.address).parse().unwrap();
+    let mut raw = pb::users_service_client::UsersServiceClient::with_origin(http2, origin);
+    let mut expired = demo_request(get_users());
+    expired.set_timeout(Duration::from_nanos(1));
+    let expired = raw.get_users(expired).await.unwrap_err();
+    assert_eq!(expired.code(), Code::DeadlineExceeded, "{expired:?}");
+    assert_eq!(reason(&expired), "DEADLINE_EXCEEDED");
+
+    let stats = harness.stats().await;
+    assert_eq!(stats["api_requests"], 0, "{stats}");
+    let lines = harness.audit_lines();
+    let statuses: Vec<&str> = lines
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["INTERNAL", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED"]
+    );
+    assert_eq!(lines[0]["request_id"], "hostile-decode");
+    for line in &lines {
+        assert_eq!(line["rpc"], "kinde.management.v1.UsersService/GetUsers");
+        assert!(line["caller"].is_null(), "{line}");
+        assert_eq!(line["attempts"], 0, "{line}");
+    }
+    harness.stop().await;
+}

@@ -130,7 +130,8 @@ pub(crate) fn check_audit_line(line: &str) {
         "caller: {line}"
     );
     if caller.is_null() {
-        assert_eq!(record["status"], "UNAUTHENTICATED", "no caller: {line}");
+        // Unauthenticated, or answered before the gateway read the call: nothing reached Kinde.
+        assert_eq!(record["attempts"], 0, "no caller: {line}");
     }
     let rpc = record["rpc"].as_str().unwrap_or_default();
     assert!(
