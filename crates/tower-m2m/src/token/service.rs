@@ -92,7 +92,8 @@ impl<S> Auth<S> {
     }
 
     /// Takes a token for the next call: the one kept if it is still current and before its
-    /// refresh point, else the source's cached one, else `None` (a fetch is needed).
+    /// refresh point (which never comes after the end of its usable life, so a kept token is
+    /// never an expired one), else the source's cached one, else `None` (a fetch is needed).
     fn take_token(&mut self, now: Instant) -> Option<&AccessToken> {
         let source = &self.config.source;
         let kept = self
