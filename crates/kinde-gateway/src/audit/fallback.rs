@@ -101,6 +101,7 @@ where
         let Some(rpc) = rpc_at(request.uri().path()) else {
             return ResponseFuture::inner(self.inner.call(request), None);
         };
+        // Only what the line may need; a request id is minted only if the line is written.
         let mut metadata = MetadataMap::new();
         for name in [REQUEST_ID, "grpc-timeout"] {
             if let Some(value) = request.headers().get(name) {
@@ -109,20 +110,21 @@ where
                     .insert(http::HeaderName::from_static(name), value.clone());
             }
         }
+        let expired = correlation::timeout(&metadata).is_some_and(|timeout| timeout < MIN_TIMEOUT);
         let unseen = Unseen {
             gateway: self.gateway.clone(),
             rpc,
             mark: AuditMark::default(),
-            request_id: correlation::request_id(&metadata),
+            metadata,
             started: Instant::now(),
         };
 
-        if correlation::timeout(&metadata).is_some_and(|timeout| timeout < MIN_TIMEOUT) {
+        if expired {
+            let request_id = unseen.finish(Code::DeadlineExceeded);
             let mut status = to_status(&Failure::Deadline, rpc.operation);
-            if let Some(value) = correlation::request_id_value(&unseen.request_id) {
+            if let Some(value) = request_id.and_then(|id| correlation::request_id_value(&id)) {
                 status.metadata_mut().insert(REQUEST_ID, value);
             }
-            unseen.finish(Code::DeadlineExceeded);
             return ResponseFuture::answered(status.into_http());
         }
         request.extensions_mut().insert(unseen.mark.clone());
@@ -188,9 +190,10 @@ where
                     let value = http::HeaderValue::from(code as i32);
                     response.headers_mut().insert("grpc-status", value);
                 }
-                let request_id = unseen.request_id.header_value().clone();
-                response.headers_mut().insert(REQUEST_ID, request_id);
-                unseen.finish(code);
+                if let Some(request_id) = unseen.finish(code) {
+                    let value = request_id.header_value().clone();
+                    response.headers_mut().insert(REQUEST_ID, value);
+                }
             }
         }
         Poll::Ready(Ok(response))
@@ -202,23 +205,26 @@ struct Unseen {
     gateway: Gateway,
     rpc: &'static Rpc,
     mark: AuditMark,
-    request_id: RequestId,
+    /// The request's `x-request-id` and `grpc-timeout`, if sent.
+    metadata: MetadataMap,
     started: Instant,
 }
 
 impl Unseen {
-    /// Writes the audit line with `code`, unless the core took the call over or it is written.
-    fn finish(&self, code: Code) {
+    /// Writes the audit line with `code` and returns its request id, unless the core took the
+    /// call over or the line is written.
+    fn finish(&self, code: Code) -> Option<RequestId> {
         if self.mark.is_set() {
-            return;
+            return None;
         }
         self.mark.set();
+        let request_id = correlation::request_id(&self.metadata);
+        let id = request_id.header_value().to_str().unwrap_or("");
         let duration = self.started.elapsed();
-        let request_id = self.request_id.header_value().to_str().unwrap_or("");
         tracing::debug!(
             rpc = %self.rpc.name(),
             status = code_name(code),
-            request_id,
+            request_id = id,
             "answered before the gateway read the call"
         );
         crate::telemetry::server_duration(self.rpc, code, duration);
@@ -231,9 +237,10 @@ impl Unseen {
             status: code_name(code),
             attempts: 0,
             duration_ms: millis(duration),
-            request_id,
+            request_id: id,
             items: None,
         });
+        Some(request_id)
     }
 }
 
