@@ -59,11 +59,25 @@ fn pki(client_name: &str) -> Pki {
     }
 }
 
-fn write(name: &str, contents: &str) -> PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("kinde-gateway-tls-{}-{name}", std::process::id()));
-    std::fs::write(&path, contents).unwrap();
-    path
+/// Files written for the server's TLS settings, removed when dropped (also when a test fails).
+#[derive(Default)]
+struct TempFiles(Vec<PathBuf>);
+
+impl TempFiles {
+    fn write(&mut self, name: &str, contents: &str) -> PathBuf {
+        let path = common::process::temp_path(&format!("tls-{name}"));
+        std::fs::write(&path, contents).unwrap();
+        self.0.push(path.clone());
+        path
+    }
+}
+
+impl Drop for TempFiles {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 #[tokio::test]
@@ -88,11 +102,12 @@ async fn a_client_certificate_authenticates_its_caller_and_no_certificate_does_n
         .audit_log(audit.clone())
         .build()
         .unwrap();
+    let mut files = TempFiles::default();
     let options = ServeOptions {
         tls: Some(TlsConfig {
-            cert_file: write("server.pem", &pki.server_pem),
-            key_file: write("server.key", &pki.server_key),
-            client_ca_file: Some(write("ca.pem", &pki.ca_pem)),
+            cert_file: files.write("server.pem", &pki.server_pem),
+            key_file: files.write("server.key", &pki.server_key),
+            client_ca_file: Some(files.write("ca.pem", &pki.ca_pem)),
         }),
         ..ServeOptions::default()
     };
