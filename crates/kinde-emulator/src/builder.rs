@@ -208,9 +208,7 @@ impl EmulatorBuilder {
         if demo && !self.listen.ip().is_loopback() {
             return Err(StartError::DemoOffLoopback(self.listen));
         }
-        let listener = tokio::net::TcpListener::bind(self.listen)
-            .await
-            .map_err(StartError::Bind)?;
+        let listener = bind(self.listen).map_err(StartError::Bind)?;
         let address = listener.local_addr().map_err(StartError::Bind)?;
         let tls = if self.tls {
             let material = Tls::generate(address.ip()).map_err(StartError::Tls)?;
@@ -293,4 +291,22 @@ impl std::error::Error for StartError {
             Self::DemoOffLoopback(_) | Self::Tls(_) => None,
         }
     }
+}
+
+/// Connections the kernel queues before the emulator accepts them: room for a benchmark's burst
+/// of thousands of first calls, which would overflow tokio's default of 1,024 and wait for SYN
+/// retransmits (1 s, then 3 s). The kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 16_384;
+
+/// Binds `address` as `tokio::net::TcpListener::bind` does, with [`LISTEN_BACKLOG`].
+fn bind(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
