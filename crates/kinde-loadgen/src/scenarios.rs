@@ -93,6 +93,20 @@ impl Stage {
             .map_err(|e| format!("emulator faults: {e}"))
     }
 
+    /// Runs `run` while the emulator injects `faults`, then clears them, whatever `run` gave.
+    async fn with_faults<T>(
+        &self,
+        faults: Value,
+        run: impl Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
+        self.faults(faults).await?;
+        let result = run.await;
+        let cleared = self.faults(serde_json::json!({})).await;
+        let value = result?;
+        cleared?;
+        Ok(value)
+    }
+
     /// Resets both children's peak RSS, so that the next reading is the next scenario's.
     pub(crate) fn reset_peaks(&self) -> bool {
         let emulator = self.emulator.process.reset_peak_rss();
@@ -160,8 +174,28 @@ impl Stage {
     }
 
     /// `cold-start`: `callers` first calls at once from a client with an empty token cache,
-    /// ours and then the peer's.
-    pub(crate) async fn cold_start(&self, callers: usize) -> Result<Vec<Row>, String> {
+    /// ours and then the peer's, while the emulator's token endpoint answers after
+    /// `token_latency`.
+    pub(crate) async fn cold_start(
+        &self,
+        callers: usize,
+        token_latency: Duration,
+    ) -> Result<Vec<Row>, String> {
+        let latency_ms = u64::try_from(token_latency.as_millis()).unwrap_or(u64::MAX);
+        let faults = serde_json::json!({
+            "target": "token",
+            "latency": {"min_ms": latency_ms, "max_ms": latency_ms},
+        });
+        let mut rows = self.with_faults(faults, self.cold_starts(callers)).await?;
+        for row in &mut rows {
+            row.note = Some(format!(
+                "one first call each, at once; the token endpoint answers after {latency_ms} ms"
+            ));
+        }
+        Ok(rows)
+    }
+
+    async fn cold_starts(&self, callers: usize) -> Result<Vec<Row>, String> {
         let client = ours::client(&self.emulator)?;
         let ours = self
             .scenario("cold-start ours", callers, async {
@@ -190,26 +224,21 @@ impl Stage {
         page_latency: Duration,
     ) -> Result<Row, String> {
         let latency_ms = u64::try_from(page_latency.as_millis()).unwrap_or(u64::MAX);
-        self.faults(serde_json::json!({
+        let faults = serde_json::json!({
             "target": {"operation": "getUsers"},
             "latency": {"min_ms": latency_ms, "max_ms": latency_ms},
-        }))
-        .await?;
+        });
 
         let mut connections = Vec::new();
         for _ in 0..streams.div_ceil(STREAMS_PER_CONNECTION) {
             connections.push(gateway::connect(&self.gateway.url).await?);
         }
-        let result = self
-            .scenario(
-                "streams",
-                streams,
-                open_streams(connections, streams, users),
-            )
-            .await;
-        let cleared = self.faults(serde_json::json!({})).await;
-        let mut row = result?;
-        cleared?;
+        let measure = self.scenario(
+            "streams",
+            streams,
+            open_streams(connections, streams, users),
+        );
+        let mut row = self.with_faults(faults, measure).await?;
         let pages = users.div_ceil(STREAM_PAGE_SIZE as usize);
         row.note = Some(format!(
             "{users} users, {STREAM_PAGE_SIZE} a page ({pages} pages), {latency_ms} ms a page; \
