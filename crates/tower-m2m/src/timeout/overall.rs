@@ -90,7 +90,9 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let configured = self.timeout.map(Deadline::after);
+        // One clock reading serves both the configured deadline and the check below.
+        let now = Instant::now();
+        let configured = self.timeout.map(|timeout| Deadline::at(now + timeout));
         let deadline = match request.extensions().get::<Deadline>().copied() {
             // The caller's deadline is the one the retry policy reads; make it the earlier one.
             Some(requested) => {
@@ -105,7 +107,7 @@ where
 
         // A call whose deadline has already passed (it queued too long upstream of here) is not
         // sent at all.
-        let expired = deadline.is_some_and(|deadline| deadline.instant() <= Instant::now());
+        let expired = deadline.is_some_and(|deadline| deadline.instant() <= now);
         OverallTimeoutFuture {
             inner: (!expired).then(|| self.inner.call(request)),
             sleep: deadline.map(|deadline| sleep_until(deadline.instant())),
