@@ -61,7 +61,8 @@
 //!
 //! What the layer costs per request is mostly not the token: it is inserting the header and,
 //! for a replayable request, the copy kept for a possible replay (method, URI, header fields
-//! and extensions; the body's bytes are shared). `benches/token.rs` measures both, and
+//! and extensions; the body's bytes are shared). The `token` benchmark of the
+//! `tower-m2m-bench` package (`crates/tower-m2m-bench/benches/token.rs`) measures both, and
 //! `BENCHMARKS.md` at the repository root has the figures; [`AuthLayer::replay`] switches the
 //! copy off where a replay on `401` is not wanted.
 

@@ -43,8 +43,9 @@ type TokenFuture =
 ///   request asks the [`TokenSource`] again. Clones start with the same token.
 /// - To be able to replay a request, `call` copies it before sending it whenever its body is
 ///   replayable (method, URI, headers, extensions; the body's bytes are shared). That copy is
-///   most of what the layer costs per request (see `benches/token.rs` and BENCHMARKS.md);
-///   switch it off with [`AuthLayer::replay`] where a replay on `401` is not wanted.
+///   most of what the layer costs per request (see `crates/tower-m2m-bench/benches/token.rs`
+///   and BENCHMARKS.md); switch it off with [`AuthLayer::replay`] where a replay on `401` is
+///   not wanted.
 /// - The replay waits for the inner service's readiness inside the response future, as
 ///   `tower::retry` does, and is boxed; the common path is not.
 /// - `Auth` is `Send` and `Sync` when its inner service is.

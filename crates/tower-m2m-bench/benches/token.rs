@@ -5,9 +5,9 @@
 //! what the token layer adds per request when a fresh token is cached.
 //!
 //! `auth` keeps a copy of each replayable request for a possible 401 replay; `auth_without_replay`
-//! does not, and so shows the bearer injection alone. Benchmarks build with the crate's
-//! dev-dependencies, which turn on tokio's `test-util` clock: reading the time costs a few
-//! nanoseconds more here than in a production build.
+//! does not, and so shows the bearer injection alone. This package does not turn on tokio's
+//! `test-util` feature, so reading the time costs what it does in a production build (when it is
+//! built on its own: `cargo bench -p tower-m2m-bench`).
 //!
 //! `token_hit_concurrent` runs the cache hit path on 1, 2 and 16 tasks at once on a two-thread
 //! runtime: `source` asks the shared [`TokenSource`] (`cached()`, a read lock), `auth` sends

@@ -3,7 +3,7 @@
 //! instruction counts do not.
 //!
 //! ```text
-//! cargo build --release -p tower-m2m --example hot_path
+//! cargo build --release -p tower-m2m-bench --example hot_path
 //! valgrind --tool=callgrind target/release/examples/hot_path auth 100000
 //! ```
 //!
