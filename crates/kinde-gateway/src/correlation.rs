@@ -20,6 +20,26 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// come first.
 pub const DEADLINE_HEADROOM: Duration = Duration::from_millis(20);
 
+/// When a call reached the gateway: a request extension set by the outermost layer, so that the
+/// caller's `grpc-timeout` counts from the same moment as tonic's own timer, however long
+/// authentication and decoding took. Without it the timeout counts from when it is read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Arrival(tokio::time::Instant);
+
+impl Arrival {
+    /// Now.
+    pub(crate) fn now() -> Self {
+        Self(tokio::time::Instant::now())
+    }
+
+    /// The arrival recorded in `extensions`, or now.
+    pub(crate) fn of(extensions: &http::Extensions) -> tokio::time::Instant {
+        extensions
+            .get::<Self>()
+            .map_or_else(tokio::time::Instant::now, |arrival| arrival.0)
+    }
+}
+
 /// The caller's request id if it sent a valid one (1 to 128 visible ASCII characters), else a
 /// new one. An invalid id is replaced, not refused: a caller's logging bug must not fail calls.
 pub(crate) fn request_id(metadata: &MetadataMap) -> RequestId {

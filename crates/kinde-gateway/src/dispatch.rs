@@ -16,7 +16,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures_core::Stream;
 use kinde_management::Client;
@@ -48,7 +47,9 @@ struct CallRecord {
     rpc: &'static Rpc,
     request_id: RequestId,
     started: std::time::Instant,
-    timeout: Option<Duration>,
+    /// When the gateway gives up, from the caller's `grpc-timeout` counted from the call's
+    /// [arrival](correlation::Arrival).
+    deadline: Option<Instant>,
     trace: Option<opentelemetry::Context>,
     caller: Option<Arc<str>>,
     observed: Observed,
@@ -65,7 +66,8 @@ impl CallRecord {
             rpc,
             request_id: correlation::request_id(request.metadata()),
             started: std::time::Instant::now(),
-            timeout: correlation::timeout(request.metadata()),
+            deadline: correlation::timeout(request.metadata())
+                .map(|timeout| correlation::Arrival::of(request.extensions()) + timeout),
             trace: correlation::trace_context(request.metadata()),
             caller: None,
             observed: Observed::new(rpc.operation.path),
@@ -137,8 +139,8 @@ impl CallRecord {
             .client()
             .with_extension(self.request_id.clone())
             .with_extension(self.observed.clone());
-        if let Some(timeout) = self.timeout {
-            client = client.with_extension(Deadline::after(timeout));
+        if let Some(deadline) = self.deadline {
+            client = client.with_extension(Deadline::at(deadline));
         }
         if let Some(trace) = self.upstream_trace() {
             client = client.with_extension(trace);
@@ -150,7 +152,7 @@ impl CallRecord {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        self.timeout.map(|timeout| Instant::now() + timeout)
+        self.deadline
     }
 
     /// The status for `failure`, carrying the request id.

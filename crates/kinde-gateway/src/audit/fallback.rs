@@ -128,6 +128,7 @@ where
             return ResponseFuture::answered(status.into_http());
         }
         request.extensions_mut().insert(unseen.mark.clone());
+        request.extensions_mut().insert(correlation::Arrival::now());
         ResponseFuture::inner(self.inner.call(request), Some(unseen))
     }
 }
