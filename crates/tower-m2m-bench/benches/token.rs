@@ -33,25 +33,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use tower::{Layer, Service};
 use tower_m2m::ReplayBody;
 use tower_m2m::token::{Auth, AuthLayer, ClientCredentials, TokenSource};
-
-/// An upstream that answers `200 OK` at once.
-#[derive(Clone, Copy)]
-struct NoOp;
-
-impl Service<Request<ReplayBody>> for NoOp {
-    type Response = Response<()>;
-    type Error = Infallible;
-    type Future = Ready<Result<Response<()>, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<ReplayBody>) -> Self::Future {
-        black_box(&request);
-        ready(Ok(Response::new(())))
-    }
-}
+use tower_m2m_bench::NoOp;
 
 /// A token endpoint that always issues the same one-hour token.
 fn endpoint() -> impl Service<

@@ -12,10 +12,9 @@
 //! difference in requests is the cost of one request, without the set-up.
 
 use std::convert::Infallible;
-use std::future::{Ready, ready};
+use std::future::ready;
 use std::hint::black_box;
 use std::num::NonZeroU32;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::header::{ACCEPT, USER_AGENT};
@@ -26,25 +25,7 @@ use tower_m2m::ReplayBody;
 use tower_m2m::ratelimit::RateLimitConfig;
 use tower_m2m::stack::{M2mStack, Upstream};
 use tower_m2m::token::{AuthLayer, ClientCredentials, TokenSource};
-
-/// An upstream that answers `200 OK` at once.
-#[derive(Clone, Copy)]
-struct NoOp;
-
-impl Service<Request<ReplayBody>> for NoOp {
-    type Response = Response<()>;
-    type Error = Infallible;
-    type Future = Ready<Result<Response<()>, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<ReplayBody>) -> Self::Future {
-        black_box(&request);
-        ready(Ok(Response::new(())))
-    }
-}
+use tower_m2m_bench::NoOp;
 
 fn request() -> Request<ReplayBody> {
     let mut request = Request::new(ReplayBody::empty());
