@@ -87,14 +87,18 @@ impl AuditLog {
     }
 
     pub(crate) fn write(&self, record: &AuditRecord<'_>) {
-        let Ok(line) = serde_json::to_string(record) else {
+        let Ok(mut line) = serde_json::to_string(record) else {
             return;
         };
+        line.push('\n');
         let mut sink = self.lock();
+        // One `write_all` per line: one system call for a file opened to append, so a line is
+        // never split by another writer (`writeln!` writes the line and its newline apart).
         let written = match &mut *sink {
-            Sink::Stdout => writeln!(std::io::stdout().lock(), "{line}"),
-            Sink::File(file) => writeln!(file, "{line}"),
+            Sink::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
+            Sink::File(file) => file.write_all(line.as_bytes()),
             Sink::Memory(lines) => {
+                line.pop();
                 lines.push(line);
                 Ok(())
             }
