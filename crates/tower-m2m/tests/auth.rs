@@ -429,6 +429,32 @@ async fn a_token_that_expires_while_upstream_is_not_ready_is_not_sent() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_token_invalidated_while_upstream_is_not_ready_is_not_sent() {
+    let endpoint = Endpoint::new(token_body(3600));
+    let source = source(&endpoint);
+    let first = source.token().await.unwrap();
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let upstream = SlowToBeReady {
+        ready_at: tokio::time::Instant::now() + Duration::from_secs(10),
+        sleep: None,
+        seen: Arc::default(),
+    };
+    let seen = Arc::clone(&upstream.seen);
+    let client = AuthLayer::new(source.clone()).layer(upstream);
+    let call = tokio::spawn(client.oneshot(get()));
+    // The call holds token-1 and waits for upstream's readiness...
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // ...while another service sharing the source has token-1 rejected.
+    assert!(source.invalidate(&first));
+
+    let response = call.await.unwrap().unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(*seen.lock().unwrap(), ["Bearer token-2"]);
+    assert_eq!(endpoint.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_token_rejected_as_soon_as_issued_is_not_renewed_per_request() {
     // A scope the application lacks: upstream answers 403 to every token, and 403 is configured
     // as a rejection. Each renewal would cost a token and change nothing.

@@ -182,11 +182,13 @@ where
                     };
                 }
                 State::Ready => {
+                    // Time has passed while the inner service was not ready: the token may
+                    // have expired, or been replaced or invalidated by another clone's 401.
+                    let source = &self.config.source;
                     let expired = self.inner_pending
-                        && !self
-                            .token
-                            .as_ref()
-                            .is_some_and(|token| token.is_usable_at(Instant::now()));
+                        && !self.token.as_ref().is_some_and(|token| {
+                            token.is_usable_at(Instant::now()) && source.is_current(token)
+                        });
                     if expired {
                         self.state = State::Idle;
                         continue;
