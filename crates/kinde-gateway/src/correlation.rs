@@ -84,10 +84,16 @@ impl Extractor for MetadataExtractor<'_> {
 }
 
 /// The time the caller allows, from `grpc-timeout` (`<digits><unit>`, at most 8 digits, unit
-/// one of `H M S m u n`), less [`DEADLINE_HEADROOM`]. `None` when absent or malformed.
-pub(crate) fn timeout(metadata: &MetadataMap) -> Option<Duration> {
+/// one of `H M S m u n`), as sent. `None` when absent or malformed.
+pub(crate) fn requested_timeout(metadata: &MetadataMap) -> Option<Duration> {
     let value = metadata.get("grpc-timeout")?.to_str().ok()?;
-    let timeout = parse_grpc_timeout(value)?;
+    parse_grpc_timeout(value)
+}
+
+/// The [requested timeout](requested_timeout) less [`DEADLINE_HEADROOM`]: when the gateway
+/// gives up.
+pub(crate) fn timeout(metadata: &MetadataMap) -> Option<Duration> {
+    let timeout = requested_timeout(metadata)?;
     let headroom = DEADLINE_HEADROOM.min(timeout / 10);
     Some(timeout - headroom)
 }
@@ -166,6 +172,13 @@ mod tests {
             timeout(&metadata("grpc-timeout", "200m")),
             Some(Duration::from_millis(180))
         );
+        // The shortest timeout served is judged on the value as sent, before the headroom.
+        let shortest = metadata("grpc-timeout", "1m");
+        assert_eq!(
+            requested_timeout(&shortest),
+            Some(crate::audit::MIN_TIMEOUT)
+        );
+        assert!(timeout(&shortest) < Some(crate::audit::MIN_TIMEOUT));
         assert_eq!(
             timeout(&metadata("grpc-timeout", "100m")),
             Some(Duration::from_millis(90))

@@ -110,7 +110,10 @@ where
                     .insert(http::HeaderName::from_static(name), value.clone());
             }
         }
-        let expired = correlation::timeout(&metadata).is_some_and(|timeout| timeout < MIN_TIMEOUT);
+        // The caller's value as sent: `1m` is served, though the gateway gives up a little
+        // earlier than that.
+        let expired =
+            correlation::requested_timeout(&metadata).is_some_and(|timeout| timeout < MIN_TIMEOUT);
         let unseen = Unseen {
             gateway: self.gateway.clone(),
             rpc,
