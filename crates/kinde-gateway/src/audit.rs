@@ -34,6 +34,8 @@ use serde::Serialize;
 #[derive(Clone)]
 pub struct AuditLog {
     sink: Arc<Mutex<Sink>>,
+    /// The sink is [`Sink::Off`]: nothing to serialize or lock.
+    off: bool,
 }
 
 enum Sink {
@@ -74,6 +76,7 @@ impl AuditLog {
 
     fn new(sink: Sink) -> Self {
         Self {
+            off: matches!(sink, Sink::Off),
             sink: Arc::new(Mutex::new(sink)),
         }
     }
@@ -87,18 +90,16 @@ impl AuditLog {
     }
 
     pub(crate) fn write(&self, record: &AuditRecord<'_>) {
-        let Ok(mut line) = serde_json::to_string(record) else {
+        if self.off {
+            return;
+        }
+        let Ok(line) = serde_json::to_string(record) else {
             return;
         };
-        line.push('\n');
-        let mut sink = self.lock();
-        // One `write_all` per line: one system call for a file opened to append, so a line is
-        // never split by another writer (`writeln!` writes the line and its newline apart).
-        let written = match &mut *sink {
-            Sink::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
-            Sink::File(file) => file.write_all(line.as_bytes()),
+        let written = match &mut *self.lock() {
+            Sink::Stdout => write_line(std::io::stdout().lock(), line),
+            Sink::File(file) => write_line(file, line),
             Sink::Memory(lines) => {
-                line.pop();
                 lines.push(line);
                 Ok(())
             }
@@ -114,6 +115,13 @@ impl AuditLog {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// `line` and its newline in one `write_all`: one system call for a file opened to append, so
+/// a line is never split by another writer (`writeln!` writes the line and the newline apart).
+fn write_line(mut to: impl Write, mut line: String) -> std::io::Result<()> {
+    line.push('\n');
+    to.write_all(line.as_bytes())
 }
 
 impl fmt::Debug for AuditLog {
