@@ -109,6 +109,9 @@ pub(crate) fn check_audit_line(line: &str) {
             "unknown field {key} in {line}"
         );
     }
+    for field in known.iter().filter(|field| **field != "items") {
+        assert!(object.contains_key(*field), "no {field} in {line}");
+    }
 
     let timestamp = record["timestamp"].as_str().unwrap_or_default();
     let bytes = timestamp.as_bytes();
@@ -289,6 +292,12 @@ mod tests {
     #[should_panic(expected = "unknown field body")]
     fn an_audit_line_with_an_unknown_field_fails() {
         check_audit_line(&LINE.replace(r#""attempts":1"#, r#""attempts":1,"body":"{}""#));
+    }
+
+    #[test]
+    #[should_panic(expected = "no caller")]
+    fn an_audit_line_without_its_caller_fails() {
+        check_audit_line(&LINE.replace(r#""caller":"billing","#, ""));
     }
 
     #[test]
