@@ -13,7 +13,9 @@ use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_m2m::ReplayBody;
-use tower_m2m::token::{AuthLayer, CredentialsRejected, NoAuthReplay, TokenUnavailable};
+use tower_m2m::token::{
+    AuthLayer, CredentialsRejected, NoAuthReplay, ReplayHeldAbove, TokenRejected, TokenUnavailable,
+};
 
 /// An upstream API that records the `Authorization` header of every request and answers with
 /// the status `respond` picks for it (after `delay`, if the request says so).
@@ -285,6 +287,64 @@ async fn replay_can_be_disabled_for_the_layer() {
 
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(upstream.calls(), 1);
+}
+
+/// A replayable request marked as copied by a layer above.
+fn held_above() -> Request<ReplayBody> {
+    let mut request = get();
+    request.extensions_mut().insert(ReplayHeldAbove);
+    request
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_held_above_is_left_to_that_layer_to_replay() {
+    let endpoint = Endpoint::new(token_body(3600));
+    let upstream = Upstream::new();
+    let source = source(&endpoint);
+    warm(&source).await;
+    let mut client = AuthLayer::new(source).layer(upstream.service(reject_first_token));
+
+    // Rejected: marked, not replayed here. Then the layer above's replay: a fresh token.
+    for (status, marked) in [(StatusCode::UNAUTHORIZED, true), (StatusCode::OK, false)] {
+        let response = client.ready().await.unwrap().call(held_above()).await;
+        let response = response.unwrap();
+        assert_eq!(response.status(), status);
+        assert_eq!(
+            response.extensions().get::<TokenRejected>().is_some(),
+            marked
+        );
+    }
+    assert_eq!(upstream.calls(), 2, "one send per call");
+    assert_eq!(upstream.tokens(), ["Bearer token-1", "Bearer token-2"]);
+    assert_eq!(endpoint.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejection_is_not_marked_for_a_replay_when_no_replay_is_wanted() {
+    let endpoint = Endpoint::new(token_body(3600));
+    let source = source(&endpoint);
+    warm(&source).await;
+    let rejected = |layer: AuthLayer, request: Request<ReplayBody>| async move {
+        let upstream = Upstream::new();
+        let mut client = layer.layer(upstream.service(|_| StatusCode::UNAUTHORIZED));
+        let response = client.ready().await.unwrap().call(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(upstream.calls(), 1);
+        response.extensions().get::<TokenRejected>().is_some()
+    };
+
+    let mut opted_out = held_above();
+    opted_out.extensions_mut().insert(NoAuthReplay);
+    assert!(!rejected(AuthLayer::new(source.clone()), opted_out).await);
+    let layer = AuthLayer::new(source.clone()).replay(false);
+    assert!(!rejected(layer, held_above()).await);
+    // A token issued a moment ago is within its invalidation grace: it is kept, not replaced.
+    assert!(!rejected(AuthLayer::new(source.clone()), held_above()).await);
+    assert_eq!(
+        endpoint.calls(),
+        2,
+        "the first token and the one after the first rejection"
+    );
 }
 
 #[tokio::test(start_paused = true)]

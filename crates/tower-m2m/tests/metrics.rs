@@ -3,13 +3,16 @@
 //! One test per binary: the instruments are created once per process, from the provider
 //! installed at that moment.
 
+mod common;
 mod scripted;
 
+use common::{Endpoint, token_body};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use scripted::{Upstream, get, status};
-use tower::ServiceExt;
+use tower::{ServiceExt, service_fn};
+use tower_m2m::ReplayBody;
 use tower_m2m::stack::{M2mStack, Upstream as UpstreamHandle};
 
 /// The sum of a counter's data points with `attribute` (or all of them).
@@ -74,4 +77,32 @@ async fn calls_attempts_and_retries_by_reason_are_exported() {
     assert_eq!(bounds.first(), Some(&0.005));
     assert_eq!(bounds.last(), Some(&10.0));
     assert_eq!(upstream.count(), 3);
+
+    // A rejected token: the replay is an attempt of its own, counted under its reason.
+    let endpoint = Endpoint::new(token_body(3600));
+    let source = common::source(&endpoint);
+    source.token().await.unwrap();
+    tokio::time::advance(std::time::Duration::from_secs(60)).await;
+    let rejecting = Upstream::new(|_, request| {
+        let token = request.headers()["authorization"].clone();
+        async move { Ok(status(if token == "Bearer token-1" { 401 } else { 200 })) }
+    });
+    let transport = rejecting.clone();
+    let transport = service_fn(move |request: http::Request<ReplayBody>| {
+        let mut transport = transport.clone();
+        tower::Service::call(&mut transport, request.map(|_| String::new()))
+    });
+    let client = M2mStack::builder(UpstreamHandle::new("kinde"))
+        .token_source(source)
+        .service(transport);
+    let request = get("rejected").map(ReplayBody::from);
+    assert_eq!(client.oneshot(request).await.unwrap().status(), 200);
+
+    // Counters are cumulative: read only the export that follows, which holds both calls.
+    exporter.reset();
+    provider.force_flush().unwrap();
+    let token_rejected = KeyValue::new("retry.reason", "token_rejected");
+    assert_eq!(counter(&exporter, "m2m.retries", Some(&token_rejected)), 1);
+    assert_eq!(counter(&exporter, "m2m.attempts", None), 3 + 2);
+    assert_eq!(rejecting.count(), 2);
 }

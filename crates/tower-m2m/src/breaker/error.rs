@@ -1,11 +1,14 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The upstream's circuit is open (or half-open with all probes taken), so the call was not
+/// The upstream's circuit is open (or half-open with all probes taken), so the attempt was not
 /// sent.
 ///
-/// The upstream has been failing; nothing reached it. Fail fast, serve a fallback, or try again
-/// after [`retry_after`](Self::retry_after). The gateway maps it to `UNAVAILABLE`, safe to retry.
+/// The upstream has been failing, and this attempt did not reach it. An earlier attempt of the
+/// same call may have, when the refused one was a retry or a replay after a rejected token, but
+/// only one that is safe to repeat (see [`RateLimited`](crate::ratelimit::RateLimited)). Fail
+/// fast, serve a fallback, or try again after [`retry_after`](Self::retry_after). The gateway
+/// maps it to `UNAVAILABLE`, safe to retry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CircuitOpen {
     retry_after: Duration,

@@ -11,6 +11,7 @@ use tower::retry::Policy;
 use super::RetryPolicy;
 use crate::BoxError;
 use crate::body::TryCloneBody;
+use crate::token::ReplayHeldAbove;
 
 pin_project! {
     /// Response future of [`Retry`](super::Retry): the attempts of one call and the waits
@@ -76,6 +77,10 @@ where
                         return Poll::Ready(result);
                     };
 
+                    if this.policy.replay_rejected_token(request, &mut result) {
+                        this.state.set(State::Retrying);
+                        continue;
+                    }
                     match this.policy.retry(request, &mut result) {
                         Some(sleep) => this.state.set(State::Waiting { sleep }),
                         None => return Poll::Ready(result),
@@ -88,11 +93,14 @@ where
                 StateProj::Retrying => {
                     ready!(this.inner.poll_ready(cx)).map_err(Into::into)?;
 
-                    let request = this.request.take().expect("a retry has a request");
+                    let mut request = this.request.take().expect("a retry has a request");
                     *this.request = Policy::<Request<B>, Response<RB>, BoxError>::clone_request(
                         this.policy,
                         &request,
                     );
+                    if this.request.is_some() {
+                        request.extensions_mut().insert(ReplayHeldAbove);
+                    }
                     let future = this.inner.call(request);
                     this.state.set(State::Called { future });
                 }

@@ -15,6 +15,23 @@
 //! ([`TryCloneBody`](crate::body::TryCloneBody)) makes the request single-shot; see
 //! [`body`](crate::body).
 //!
+//! # A rejected token
+//!
+//! Every request this layer holds a copy of carries a
+//! [`ReplayHeldAbove`](crate::token::ReplayHeldAbove) extension, so a token layer
+//! ([`Auth`](crate::token::Auth)) below keeps no second copy. When that layer invalidates a
+//! rejected token and marks the response [`TokenRejected`](crate::token::TokenRejected), this
+//! layer takes the mark off and sends the request once more at once, whatever its method
+//! (upstream refused it unprocessed): once per attempt, with no backoff, nothing drawn from the
+//! budget and not counted towards [`RetryPolicy::max_attempts`]. The replay is an attempt like
+//! any other below this layer: it has its own attempt span and counts in `m2m.attempts`, its
+//! reason in the span and in `m2m.retries` is `token_rejected`, the breaker records both
+//! outcomes (a 401 as a success: upstream answered), and it takes a rate-limit permit and a
+//! concurrency slot. So the limits can refuse it: the caller then gets their error (for example
+//! [`RateLimited`](crate::ratelimit::RateLimited) when no permit comes within the limiter's
+//! bound) rather than the 401. It is not made once the call's
+//! [`Deadline`](crate::timeout::Deadline) has passed; the 401 is returned instead.
+//!
 //! # When, and for how long
 //!
 //! The delay is the [`Backoff`] (exponential, full jitter above a floor) or the server's hint

@@ -31,11 +31,12 @@ pub enum StopReason {
 }
 
 /// The attempt number of a request on its way down the stack: 0 for the first send, then 1, 2
-/// for resends. Set by the retry layer as a request extension, read by tracing.
+/// for resends (retries and a replay after a rejected token alike). Set by the retry layer as
+/// a request extension, read by tracing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ResendCount(pub u32);
 
-/// Why a resend was made (`throttled`, `server_error`, `connect`, `timeout`, `transport`), set
-/// beside [`ResendCount`] for the attempt span.
+/// Why a resend was made (`throttled`, `server_error`, `connect`, `timeout`, `transport`,
+/// `token_rejected`), set beside [`ResendCount`] for the attempt span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ResendReason(pub(crate) &'static str);

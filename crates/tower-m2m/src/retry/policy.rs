@@ -11,6 +11,10 @@ use crate::BoxError;
 use crate::body::{TryCloneBody, try_clone_request};
 use crate::classify::{Failure, classify};
 use crate::timeout::Deadline;
+use crate::token::TokenRejected;
+
+/// The reason recorded for a replay after a rejected token.
+const TOKEN_REJECTED: &str = "token_rejected";
 
 /// Default maximum attempts, the first included: 3, as AWS's standard mode and Polly's
 /// standard pipeline. Two retries ride out a blip; more mostly add load to a sick upstream.
@@ -33,6 +37,10 @@ pub struct RetryPolicy {
     budget: RetryBudget,
     started: Instant,
     attempts: u32,
+    /// The current attempt's one replay after a rejected token has been made.
+    token_replayed: bool,
+    /// Replays after a rejected token made in this call, for the resend count.
+    token_replays: u32,
 }
 
 impl RetryPolicy {
@@ -45,6 +53,8 @@ impl RetryPolicy {
             budget,
             started: Instant::now(),
             attempts: 0,
+            token_replayed: false,
+            token_replays: 0,
         }
     }
 
@@ -89,8 +99,66 @@ impl RetryPolicy {
         Self {
             started: Instant::now(),
             attempts: 0,
+            token_replayed: false,
+            token_replays: 0,
             ..self.clone()
         }
+    }
+
+    /// Whether to send `request` again at once because the token layer below rejected its
+    /// token and left the replay to this layer: the response carries [`TokenRejected`], which
+    /// is taken off it here, replayed or not, so that no layer further up replays it again.
+    ///
+    /// Once per attempt, whatever the method: upstream refused the request before acting on
+    /// it. The replay waits for no backoff, draws nothing from the budget and does not count
+    /// towards [`max_attempts`](Self::max_attempts); it still passes every layer below, so it
+    /// takes a rate-limit permit like any other request to upstream. It is not made once the
+    /// call's [`Deadline`] has passed.
+    pub(super) fn replay_rejected_token<B, RB>(
+        &mut self,
+        request: &mut Request<B>,
+        result: &mut Result<Response<RB>, BoxError>,
+    ) -> bool {
+        let Ok(response) = result else {
+            return false;
+        };
+        if response
+            .extensions_mut()
+            .remove::<TokenRejected>()
+            .is_none()
+        {
+            return false;
+        }
+        let past_deadline = request
+            .extensions()
+            .get::<Deadline>()
+            .is_some_and(|deadline| Instant::now() >= deadline.instant());
+        if self.token_replayed || past_deadline {
+            tracing::debug!(
+                retry.past_deadline = past_deadline,
+                "token rejected again; not replaying"
+            );
+            return false;
+        }
+        self.token_replayed = true;
+        self.token_replays += 1;
+
+        request.extensions_mut().insert(ResendCount(self.resends()));
+        request
+            .extensions_mut()
+            .insert(ResendReason(TOKEN_REJECTED));
+        crate::metrics::retry(TOKEN_REJECTED);
+        tracing::debug!(
+            retry.attempt = self.resends(),
+            retry.reason = TOKEN_REJECTED,
+            "replaying with a new token"
+        );
+        true
+    }
+
+    /// The sends after the first so far: the retries and the replays after a rejected token.
+    fn resends(&self) -> u32 {
+        self.attempts + self.token_replays
     }
 
     fn next_delay(&self, hint: Option<Duration>) -> Duration {
@@ -200,15 +268,17 @@ where
             return None;
         }
 
-        request.extensions_mut().insert(ResendCount(self.attempts));
+        request.extensions_mut().insert(ResendCount(self.resends()));
         request.extensions_mut().insert(ResendReason(reason));
         crate::metrics::retry(reason);
         tracing::debug!(
-            retry.attempt = self.attempts,
+            retry.attempt = self.resends(),
             retry.reason = reason,
             retry.delay_ms = delay.as_millis() as u64,
             "retrying"
         );
+        // The next attempt may be rejected for its token too, and replayed once.
+        self.token_replayed = false;
         Some(sleep(delay))
     }
 

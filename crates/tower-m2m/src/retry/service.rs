@@ -7,6 +7,7 @@ use tower::retry::Policy;
 use super::{RetryFuture, RetryPolicy};
 use crate::BoxError;
 use crate::body::TryCloneBody;
+use crate::token::ReplayHeldAbove;
 
 /// Repeats failed calls by a [`RetryPolicy`]. See the [module docs](super).
 #[derive(Clone, Debug)]
@@ -51,10 +52,14 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let mut policy = self.policy.start();
         let retry_request =
             Policy::<Request<B>, Response<RB>, BoxError>::clone_request(&mut policy, &request);
+        if retry_request.is_some() {
+            // The token layer below need not keep a copy of its own for a replay.
+            request.extensions_mut().insert(ReplayHeldAbove);
+        }
 
         // The ready service takes this call; the future keeps it for the retries.
         let clone = self.inner.clone();

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! correlation -> call trace -> overall deadline -> retry -> attempt trace -> circuit breaker
-//!   -> concurrency limit -> rate limit -> auth (token, 401 replay) -> attempt timeout -> transport
+//!   -> concurrency limit -> rate limit -> auth (token; a 401 replayed by retry) -> attempt timeout
+//!   -> transport
 //! ```
 //!
 //! # Why this order
@@ -19,9 +20,13 @@
 //! - **The breaker above the limits**, so an open circuit rejects without waiting for a permit.
 //! - **Concurrency, then rate**: a call first waits for a slot, then takes its rate permit right
 //!   before sending, so permits are not spent by calls still queueing for a slot.
-//! - **Auth below the limits**, so a 401 is handled inside and costs at most one replay, which
-//!   reuses the attempt's permit and slot rather than queueing again; the retry layer never
-//!   sees the 401 it recovered from.
+//! - **Auth below the limits**, so every attempt gets a token that is current when it is
+//!   sent, after any wait for a slot or a permit. Auth decides on a rejected token (invalidate
+//!   it, and whether to replay); the retry layer sends the replay from the copy it already
+//!   holds (see [`retry`](crate::retry#a-rejected-token)), so a request is copied once, not
+//!   twice, and the replay, a second request to upstream, takes a slot and a rate-limit permit
+//!   like any other. It is at most one replay per attempt, outside the retry budget and the
+//!   attempt count.
 //! - **The attempt timeout just above the transport**, so it bounds only the time on the wire
 //!   and measures that time for the breaker's slow-call rate, excluding waits for permits and
 //!   tokens.

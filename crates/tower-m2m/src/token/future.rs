@@ -13,17 +13,26 @@ use tracing::debug;
 
 use super::error::TokenError;
 use super::layer::AuthLayer;
-use super::rejection::StatusSet;
+use super::rejection::{StatusSet, TokenRejected};
 use super::replay::RequestCopy;
 use super::source::TokenSource;
 use crate::BoxError;
 
 type ReplayFuture<R> = Pin<Box<dyn Future<Output = Result<R, BoxError>> + Send>>;
 
-/// The inner service and the copy of the request, for a replay. Boxed: a response future is
-/// moved by every layer above it, and a pointer is cheaper to move than the copy (a few hundred
-/// bytes), which is needed only on a rejected token.
-pub(crate) type Replay<S, B> = Box<(S, RequestCopy<B>)>;
+/// How a request whose token is rejected is sent again.
+pub(crate) enum Replay<S, B> {
+    /// It is not: replay is off for the layer or the request, or its body cannot be sent again.
+    Off,
+    /// By the layer above that holds a copy of it (it carried
+    /// [`ReplayHeldAbove`](super::ReplayHeldAbove)), when the response says
+    /// [`TokenRejected`].
+    Above,
+    /// By this layer, through the inner service, from its own copy. Boxed: a response future
+    /// is moved by every layer above it, and a pointer is cheaper to move than the copy (a few
+    /// hundred bytes), which is needed only on a rejected token.
+    Here(Box<(S, RequestCopy<B>)>),
+}
 
 pin_project! {
     /// The response future of [`Auth`](super::Auth).
@@ -53,7 +62,7 @@ pin_project! {
             #[pin]
             future: S::Future,
             sent: Option<Sent>,
-            replay: Option<Replay<S, B>>,
+            replay: Replay<S, B>,
         },
         Replaying {
             future: ReplayFuture<S::Response>,
@@ -82,7 +91,7 @@ where
         future: S::Future,
         serial: u64,
         config: &AuthLayer,
-        replay: Option<Replay<S, B>>,
+        replay: Replay<S, B>,
     ) -> Self {
         let sent = Sent {
             serial,
@@ -109,6 +118,7 @@ where
 {
     type Output = Result<Response<ResBody>, BoxError>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let next = match self.as_mut().project().kind.project() {
@@ -128,7 +138,8 @@ where
                         return Poll::Ready(Ok(response));
                     }
 
-                    match replay_after_rejection(sent, replay.take(), response) {
+                    let replay = std::mem::replace(replay, Replay::Off);
+                    match replay_after_rejection(sent, replay, response) {
                         Ok(future) => Kind::Replaying { future },
                         Err(response) => return Poll::Ready(Ok(response)),
                     }
@@ -139,12 +150,13 @@ where
     }
 }
 
-/// Invalidates the rejected token and starts the replay, or gives the response back when the
-/// request cannot be replayed or its token is kept (it is within its invalidation grace).
+/// Invalidates the rejected token and starts the replay, or gives the response back: when the
+/// request cannot be replayed, when the layer above replays it (the response is then marked
+/// [`TokenRejected`]), or when its token is kept (it is within its invalidation grace).
 fn replay_after_rejection<S, B, ResBody>(
     sent: Sent,
-    replay: Option<Replay<S, B>>,
-    response: Response<ResBody>,
+    replay: Replay<S, B>,
+    mut response: Response<ResBody>,
 ) -> Result<ReplayFuture<Response<ResBody>>, Response<ResBody>>
 where
     S: Service<Request<B>, Response = Response<ResBody>> + Send + 'static,
@@ -155,33 +167,45 @@ where
 {
     let invalidated = sent.source.invalidate_serial(sent.serial);
     let status = response.status().as_u16();
-
-    let Some(replay) = replay else {
-        debug!(
-            auth.status = status,
-            auth.invalidated = invalidated,
-            "token rejected; not replayable"
-        );
-        return Err(response);
+    let within_grace = || {
+        sent.source
+            .cached()
+            .is_some_and(|current| current.serial() == sent.serial)
     };
-    if sent
-        .source
-        .cached()
-        .is_some_and(|current| current.serial() == sent.serial)
-    {
-        debug!(
-            auth.status = status,
-            "token rejected within its invalidation grace; not replaying"
-        );
-        return Err(response);
-    }
 
+    let copy = match replay {
+        Replay::Off => {
+            debug!(
+                auth.status = status,
+                auth.invalidated = invalidated,
+                "token rejected; not replayable"
+            );
+            return Err(response);
+        }
+        Replay::Above | Replay::Here(_) if within_grace() => {
+            debug!(
+                auth.status = status,
+                "token rejected within its invalidation grace; not replaying"
+            );
+            return Err(response);
+        }
+        Replay::Above => {
+            debug!(
+                auth.status = status,
+                auth.invalidated = invalidated,
+                "token rejected; the layer above replays it"
+            );
+            response.extensions_mut().insert(TokenRejected);
+            return Err(response);
+        }
+        Replay::Here(copy) => copy,
+    };
     debug!(
         auth.status = status,
         auth.invalidated = invalidated,
         "token rejected; replaying once"
     );
-    let (service, request) = *replay;
+    let (service, request) = *copy;
     Ok(Box::pin(replay_once(
         service,
         request.into_request(),

@@ -17,7 +17,8 @@ pub const DEFAULT_REJECTED_STATUS: StatusCode = StatusCode::UNAUTHORIZED;
 pub const DEFAULT_REPLAY: bool = true;
 
 /// Adds `Authorization: Bearer <token>` to every request, and replays a request once when
-/// upstream rejects its token. See the [module docs](super).
+/// upstream rejects its token, or leaves that replay to the layer above that holds a copy of
+/// the request ([`ReplayHeldAbove`](super::ReplayHeldAbove)). See the [module docs](super).
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     pub(crate) source: TokenSource,

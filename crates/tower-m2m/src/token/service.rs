@@ -15,7 +15,7 @@ use tracing::trace;
 use super::error::TokenError;
 use super::future::{Replay, ResponseFuture};
 use super::layer::AuthLayer;
-use super::rejection::NoAuthReplay;
+use super::rejection::{NoAuthReplay, ReplayHeldAbove};
 use super::replay::RequestCopy;
 use super::secret::AccessToken;
 use super::source::TokenSource;
@@ -42,10 +42,12 @@ type TokenFuture =
 ///   lock. Past the refresh point, or once the source has replaced or invalidated it, the next
 ///   request asks the [`TokenSource`] again. Clones start with the same token.
 /// - To be able to replay a request, `call` copies it before sending it whenever its body is
-///   replayable (method, URI, headers, extensions; the body's bytes are shared). That copy is
-///   most of what the layer costs per request (see `crates/tower-m2m-bench/benches/token.rs`
-///   and BENCHMARKS.md); switch it off with [`AuthLayer::replay`] where a replay on `401` is
-///   not wanted.
+///   replayable (method, URI, headers, extensions; the body's bytes are shared), unless the
+///   request carries [`ReplayHeldAbove`](super::ReplayHeldAbove): a layer above holds a copy
+///   and replays it on [`TokenRejected`](super::TokenRejected). The copy is most of what the
+///   layer costs per request (see `crates/tower-m2m-bench/benches/token.rs` and
+///   BENCHMARKS.md); switch it off with [`AuthLayer::replay`] where a replay on `401` is not
+///   wanted.
 /// - The replay waits for the inner service's readiness inside the response future, as
 ///   `tower::retry` does, and is boxed; the common path is not.
 /// - `Auth` is `Send` and `Sync` when its inner service is.
@@ -158,6 +160,7 @@ where
     type Error = BoxError;
     type Future = ResponseFuture<S, B>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         loop {
             match &mut self.state {
@@ -202,6 +205,7 @@ where
         }
     }
 
+    #[inline]
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         match std::mem::replace(&mut self.state, State::Idle) {
             State::Ready => {}
@@ -214,11 +218,16 @@ where
         let serial = token.serial();
         let header = token.header_value().clone();
 
-        let replayable = self.config.replay && request.extensions().get::<NoAuthReplay>().is_none();
-        let replay = replayable
-            .then(|| RequestCopy::of(&request))
-            .flatten()
-            .map(|copy| Replay::new((self.inner.clone(), copy)));
+        let extensions = request.extensions();
+        let replay = if !self.config.replay || extensions.get::<NoAuthReplay>().is_some() {
+            Replay::Off
+        } else if extensions.get::<ReplayHeldAbove>().is_some() {
+            Replay::Above
+        } else {
+            RequestCopy::of(&request).map_or(Replay::Off, |copy| {
+                Replay::Here(Box::new((self.inner.clone(), copy)))
+            })
+        };
 
         request.headers_mut().insert(AUTHORIZATION, header);
         let future = self.inner.call(request);
