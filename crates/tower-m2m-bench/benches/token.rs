@@ -5,7 +5,10 @@
 //! what the token layer adds per request when a fresh token is cached.
 //!
 //! `auth` keeps a copy of each replayable request for a possible 401 replay; `auth_without_replay`
-//! does not, and so shows the bearer injection alone. This package does not turn on tokio's
+//! does not, and so shows the bearer injection alone. `auth_held_above` sends requests marked
+//! [`ReplayHeldAbove`], as the retry layer marks those it holds a copy of: replay stays on, and
+//! the layer keeps no copy of its own; compare it with `bare_held_above`, the bare service given
+//! the same requests. This package does not turn on tokio's
 //! `test-util` feature, so reading the time costs what it does in a production build (when it is
 //! built on its own: `cargo bench -p tower-m2m-bench`).
 //!
@@ -32,7 +35,7 @@ use http::header::{ACCEPT, USER_AGENT};
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower::{Layer, Service};
 use tower_m2m::ReplayBody;
-use tower_m2m::token::{Auth, AuthLayer, ClientCredentials, TokenSource};
+use tower_m2m::token::{Auth, AuthLayer, ClientCredentials, ReplayHeldAbove, TokenSource};
 use tower_m2m_bench::NoOp;
 
 /// A token endpoint that always issues the same one-hour token.
@@ -61,8 +64,28 @@ fn request() -> Request<ReplayBody> {
     request
 }
 
+/// The same request, marked as copied by a layer above, as the retry layer marks it.
+fn request_held_above() -> Request<ReplayBody> {
+    let mut request = request();
+    request.extensions_mut().insert(ReplayHeldAbove);
+    request
+}
+
 /// One request through `service`, which must answer without waiting.
 fn one_request<S>(service: &mut S, cx: &mut Context<'_>) -> StatusCode
+where
+    S: Service<Request<ReplayBody>, Response = Response<()>>,
+    S::Error: std::fmt::Debug,
+{
+    one_request_of(service, cx, request)
+}
+
+/// One request made by `make` through `service`, which must answer without waiting.
+fn one_request_of<S>(
+    service: &mut S,
+    cx: &mut Context<'_>,
+    make: fn() -> Request<ReplayBody>,
+) -> StatusCode
 where
     S: Service<Request<ReplayBody>, Response = Response<()>>,
     S::Error: std::fmt::Debug,
@@ -70,7 +93,7 @@ where
     let Poll::Ready(Ok(())) = service.poll_ready(cx) else {
         panic!("the service must be ready at once");
     };
-    let future = pin!(service.call(request()));
+    let future = pin!(service.call(make()));
     match future.poll(cx) {
         Poll::Ready(Ok(response)) => response.status(),
         _ => panic!("the service must answer at once"),
@@ -107,6 +130,16 @@ fn cached_token_path(c: &mut Criterion) {
     group.bench_function("auth_without_replay", |b| {
         let mut service = AuthLayer::new(source.clone()).replay(false).layer(NoOp);
         b.iter(|| one_request(&mut service, &mut cx));
+    });
+    // Replay on, the copy held by a layer above (as under the retry layer), against the bare
+    // service given the same marked request.
+    group.bench_function("bare_held_above", |b| {
+        let mut service = NoOp;
+        b.iter(|| one_request_of(&mut service, &mut cx, request_held_above));
+    });
+    group.bench_function("auth_held_above", |b| {
+        let mut service = Auth::new(NoOp, source.clone());
+        b.iter(|| one_request_of(&mut service, &mut cx, request_held_above));
     });
     group.finish();
 }

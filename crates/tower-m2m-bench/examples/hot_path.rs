@@ -8,8 +8,10 @@
 //! ```
 //!
 //! Paths: `bare` (the no-op transport alone), `auth`, `auth-no-replay`, `stack`,
-//! `stack-no-auth`. Run each with two counts: the difference in instructions divided by the
-//! difference in requests is the cost of one request, without the set-up.
+//! `stack-no-auth`, and `bare-held-above` / `auth-held-above` (requests marked
+//! `ReplayHeldAbove`, as under the retry layer). Run each with two counts: the difference in
+//! instructions divided by the difference in requests is the cost of one request, without the
+//! set-up.
 
 use std::convert::Infallible;
 use std::future::ready;
@@ -24,7 +26,7 @@ use tower::{Layer, Service, ServiceExt};
 use tower_m2m::ReplayBody;
 use tower_m2m::ratelimit::RateLimitConfig;
 use tower_m2m::stack::{M2mStack, Upstream};
-use tower_m2m::token::{AuthLayer, ClientCredentials, TokenSource};
+use tower_m2m::token::{AuthLayer, ClientCredentials, ReplayHeldAbove, TokenSource};
 use tower_m2m_bench::NoOp;
 
 fn request() -> Request<ReplayBody> {
@@ -48,14 +50,29 @@ fn token_source() -> TokenSource {
     TokenSource::new(credentials, endpoint)
 }
 
-async fn send<S>(mut service: S, iterations: u64)
+/// The same request, marked as copied by a layer above, as the retry layer marks it.
+fn request_held_above() -> Request<ReplayBody> {
+    let mut request = request();
+    request.extensions_mut().insert(ReplayHeldAbove);
+    request
+}
+
+async fn send<S>(service: S, iterations: u64)
+where
+    S: Service<Request<ReplayBody>, Response = Response<()>>,
+    S::Error: std::fmt::Debug,
+{
+    send_of(service, iterations, request).await;
+}
+
+async fn send_of<S>(mut service: S, iterations: u64, make: fn() -> Request<ReplayBody>)
 where
     S: Service<Request<ReplayBody>, Response = Response<()>>,
     S::Error: std::fmt::Debug,
 {
     for _ in 0..iterations {
         let ready = service.ready().await.expect("ready");
-        black_box(ready.call(request()).await.expect("a response"));
+        black_box(ready.call(make()).await.expect("a response"));
     }
 }
 
@@ -84,6 +101,11 @@ fn main() {
         match path.as_str() {
             "bare" => send(NoOp, iterations).await,
             "auth" => send(AuthLayer::new(source).layer(NoOp), iterations).await,
+            "bare-held-above" => send_of(NoOp, iterations, request_held_above).await,
+            "auth-held-above" => {
+                let auth = AuthLayer::new(source).layer(NoOp);
+                send_of(auth, iterations, request_held_above).await;
+            }
             "auth-no-replay" => {
                 let auth = AuthLayer::new(source).replay(false);
                 send(auth.layer(NoOp), iterations).await;
