@@ -1,38 +1,11 @@
-//! What the `tower-m2m` benchmarks and the `hot_path` callgrind driver share.
+//! What the `hot_path` callgrind driver shares with `tower-m2m`'s benchmarks.
 //!
-//! This package only measures `tower-m2m`; see `BENCHMARKS.md` at the repository root for how to
-//! run it and the latest figures.
+//! This package only measures `tower-m2m`: it builds that crate's benchmarks
+//! (`crates/tower-m2m/benches`) without tokio's `test-util` feature, and holds the `hot_path`
+//! example. See `BENCHMARKS.md` at the repository root for how to run them and the latest
+//! figures.
 
-use std::convert::Infallible;
-use std::future::{Ready, ready};
-use std::hint::black_box;
-use std::task::{Context, Poll};
+#[path = "../../tower-m2m/benches/support/mod.rs"]
+mod support;
 
-use http::{Request, Response};
-use tower::Service;
-use tower_m2m::ReplayBody;
-
-/// An upstream that answers `200 OK` at once: the bare transport every path is measured
-/// against.
-///
-/// Its methods are `#[inline]`, so a benchmark pays for it what it would pay for a type of its
-/// own.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoOp;
-
-impl Service<Request<ReplayBody>> for NoOp {
-    type Response = Response<()>;
-    type Error = Infallible;
-    type Future = Ready<Result<Response<()>, Infallible>>;
-
-    #[inline]
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    #[inline]
-    fn call(&mut self, request: Request<ReplayBody>) -> Self::Future {
-        black_box(&request);
-        ready(Ok(Response::new(())))
-    }
-}
+pub use support::NoOp;

@@ -72,7 +72,7 @@
 //! buffer to clone and drop. On the machine of the recorded figures, `Auth` under the retry
 //! layer (which copies for both) adds about 630 instructions and 60 to 110 ns per request, and
 //! `Auth` on its own with replay on about 1,440 instructions and 220 to 270 ns. The `token`
-//! benchmark of the `tower-m2m-bench` package (`crates/tower-m2m-bench/benches/token.rs`)
+//! benchmark (`crates/tower-m2m/benches/token.rs`, `cargo bench -p tower-m2m --bench token`)
 //! measures each case, and `BENCHMARKS.md` at the repository root has the figures;
 //! [`AuthLayer::replay`] switches the copy off where a replay on `401` is not wanted.
 

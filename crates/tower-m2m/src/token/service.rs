@@ -45,7 +45,7 @@ type TokenFuture =
 ///   replayable (method, URI, headers, extensions; the body's bytes are shared), unless the
 ///   request carries [`ReplayHeldAbove`](super::ReplayHeldAbove): a layer above holds a copy
 ///   and replays it on [`TokenRejected`](super::TokenRejected). The copy is most of what the
-///   layer costs per request (see `crates/tower-m2m-bench/benches/token.rs` and
+///   layer costs per request (see `crates/tower-m2m/benches/token.rs` and
 ///   BENCHMARKS.md); switch it off with [`AuthLayer::replay`] where a replay on `401` is not
 ///   wanted.
 /// - The replay waits for the inner service's readiness inside the response future, as

@@ -8,9 +8,12 @@
 //! does not, and so shows the bearer injection alone. `auth_held_above` sends requests marked
 //! [`ReplayHeldAbove`], as the retry layer marks those it holds a copy of: replay stays on, and
 //! the layer keeps no copy of its own; compare it with `bare_held_above`, the bare service given
-//! the same requests. This package does not turn on tokio's
-//! `test-util` feature, so reading the time costs what it does in a production build (when it is
-//! built on its own: `cargo bench -p tower-m2m-bench`).
+//! the same requests.
+//!
+//! `cargo bench -p tower-m2m --bench token` runs it with tokio's `test-util` clock compiled in
+//! (this crate's tests need it); `cargo bench -p tower-m2m-bench --bench token` builds the same
+//! file without it, so reading the time costs what it does in a production build. The two differ
+//! by about 1% (see BENCHMARKS.md).
 //!
 //! `token_hit_concurrent` runs the cache hit path on 1, 2 and 16 tasks at once on a two-thread
 //! runtime: `source` asks the shared [`TokenSource`] (`cached()`, a read lock), `auth` sends
@@ -36,7 +39,11 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use tower::{Layer, Service};
 use tower_m2m::ReplayBody;
 use tower_m2m::token::{Auth, AuthLayer, ClientCredentials, ReplayHeldAbove, TokenSource};
-use tower_m2m_bench::NoOp;
+
+// Public because `NoOp` is: the `tower-m2m-bench` library re-exports it from the same file.
+pub mod support;
+
+use support::NoOp;
 
 /// A token endpoint that always issues the same one-hour token.
 fn endpoint() -> impl Service<
