@@ -9,7 +9,7 @@ use kinde_emulator::{Application, EmulatorService, FaultTarget, Faults, Latency}
 use tests::{Control, SECRET, claims, demo_credentials, get, in_memory, post_json};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_m2m::ReplayBody;
 use tower_m2m::token::{
     Auth, AuthLayer, ClientCredentials, CredentialsRejected, OAuthErrorCode, RefreshPolicy,
@@ -378,7 +378,21 @@ async fn a_token_the_emulator_expired_is_replayed_once_and_late_401s_fetch_nothi
         .refresh_share(1.0)
         .refresh_jitter(0.0)
         .expiry_leeway(Duration::ZERO);
-    let client = client(&emulator, source(&emulator, policy));
+    let source = source(&emulator, policy);
+    let client = client(&emulator, source.clone());
+    // A caller whose answers reach it seven seconds after the emulator sent them: its 401 comes
+    // back after the cache has moved on, and past the new token's invalidation grace.
+    let late = AuthLayer::new(source).layer(tower::service_fn({
+        let emulator = emulator.clone();
+        move |request| {
+            let emulator = emulator.clone();
+            async move {
+                let response = emulator.oneshot(request).await;
+                tokio::time::sleep(Duration::from_secs(7)).await;
+                response
+            }
+        }
+    }));
 
     // Fetch the token half-way through an emulator second.
     let now = emulator_millis(&emulator, &control).await;
@@ -388,8 +402,8 @@ async fn a_token_the_emulator_expired_is_replayed_once_and_late_401s_fetch_nothi
     assert_eq!(fetched_at % 1_000, 500);
 
     // 250 ms into the second in which the emulator's exp falls; the client's token has 250 ms
-    // left. The API answers after 100 ms, so all 20 callers send the old token before any 401
-    // comes back.
+    // left. The API answers after 100 ms, so all 20 callers and the late one send the old token
+    // before any 401 comes back.
     let expired_at_emulator = fetched_at / 1_000 * 1_000 + 60_000;
     tokio::time::sleep(Duration::from_millis(
         expired_at_emulator + 250 - fetched_at,
@@ -410,19 +424,23 @@ async fn a_token_the_emulator_expired_is_replayed_once_and_late_401s_fetch_nothi
         let request = get(emulator.base_url(), USERS);
         callers.spawn(client.clone().oneshot(request));
     }
+    callers.spawn(late.oneshot(get(emulator.base_url(), USERS)));
     while let Some(answer) = callers.join_next().await {
         assert_eq!(answer.unwrap().unwrap().status(), StatusCode::OK);
     }
 
     let stats = control.stats().await;
-    assert_eq!(stats.token_requests, 2, "one new token for 20 rejections");
-    assert_eq!(stats.status(401), 20, "each caller's first attempt");
+    assert_eq!(
+        stats.token_requests, 2,
+        "one new token for 21 rejections, the late one included"
+    );
+    assert_eq!(stats.status(401), 21, "each caller's first attempt");
     assert_eq!(
         stats.status(200),
-        2 + 1 + 20,
+        2 + 1 + 21,
         "two tokens, the first call, each replay"
     );
-    assert_eq!(stats.api_requests, 1 + 40, "each caller replayed once");
+    assert_eq!(stats.api_requests, 1 + 42, "each caller replayed once");
     let issued = issued(&control).await;
     let api = control.api_requests().await;
     for request in &api[1..] {

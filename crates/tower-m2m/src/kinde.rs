@@ -250,6 +250,7 @@ mod tests {
                 (ENV_MANAGEMENT_CLIENT_ID, "mgmt-id"),
                 (ENV_MANAGEMENT_CLIENT_SECRET, "mgmt-secret"),
                 (ENV_CLIENT_ID, "fallback-id"),
+                (ENV_CLIENT_SECRET, "fallback-secret"),
                 (ENV_SCOPES, "read:users, write:users"),
                 (
                     ENV_AUDIENCE,
@@ -260,7 +261,10 @@ mod tests {
         assert_eq!(credentials.client_id(), "mgmt-id");
         assert_eq!(credentials.client_secret().expose_secret(), "mgmt-secret");
         assert_eq!(credentials.scopes(), ["read:users", "write:users"]);
-        assert_eq!(credentials.audiences().len(), 2);
+        assert_eq!(
+            credentials.audiences(),
+            ["https://example.kinde.com/api", "https://other/api"]
+        );
     }
 
     #[test]
@@ -286,11 +290,15 @@ mod tests {
             .client_id("code-id")
             .client_secret("code-secret")
             .scope("read:users")
+            .audience("https://code.example/api")
             .build_with_env(env(&[
                 (ENV_DOMAIN, "env.kinde.com"),
                 (ENV_MANAGEMENT_CLIENT_ID, "env-id"),
                 (ENV_MANAGEMENT_CLIENT_SECRET, "env-secret"),
+                (ENV_CLIENT_ID, "env-fallback-id"),
+                (ENV_CLIENT_SECRET, "env-fallback-secret"),
                 (ENV_SCOPES, "write:users"),
+                (ENV_AUDIENCE, "https://env.example/api"),
             ]))
             .unwrap();
         assert_eq!(
@@ -300,6 +308,7 @@ mod tests {
         assert_eq!(credentials.client_id(), "code-id");
         assert_eq!(credentials.client_secret().expose_secret(), "code-secret");
         assert_eq!(credentials.scopes(), ["read:users"]);
+        assert_eq!(credentials.audiences(), ["https://code.example/api"]);
     }
 
     #[test]

@@ -212,15 +212,16 @@ async fn a_late_401_replays_with_the_current_token_without_another_fetch() {
     warm(&source).await;
     let client = AuthLayer::new(source).layer(upstream.service(reject_first_token));
 
-    // Both requests carry token-1; the first is rejected at once, the second a second later,
-    // after the cache has moved on to token-2.
+    // Both requests carry token-1; the first is rejected at once, the second seven seconds
+    // later, after the cache has moved on to token-2 and past token-2's invalidation grace, so
+    // only the check of which token is current keeps token-2.
     let mut early = get();
     early
         .headers_mut()
         .insert("x-delay-ms", HeaderValue::from_static("10"));
     let mut late = get();
     late.headers_mut()
-        .insert("x-delay-ms", HeaderValue::from_static("1000"));
+        .insert("x-delay-ms", HeaderValue::from_static("7000"));
     let (early, late) = tokio::join!(client.clone().oneshot(early), client.clone().oneshot(late));
 
     assert_eq!(early.unwrap().status(), StatusCode::OK);

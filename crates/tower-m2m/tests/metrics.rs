@@ -6,7 +6,7 @@
 mod common;
 mod scripted;
 
-use common::{Endpoint, token_body};
+use common::{Answer, Endpoint, token_body};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -98,6 +98,12 @@ async fn calls_attempts_and_retries_by_reason_are_exported() {
     let request = get("rejected").map(ReplayBody::from);
     assert_eq!(client.oneshot(request).await.unwrap().status(), 200);
 
+    // A token endpoint that is down, and one that rejects the credentials.
+    let down = Endpoint::new(Answer::Status(503, String::new()));
+    assert!(common::source(&down).token().await.is_err());
+    let wrong_secret = Endpoint::new(Answer::Status(401, r#"{"error":"invalid_client"}"#.into()));
+    assert!(common::source(&wrong_secret).token().await.is_err());
+
     // Counters are cumulative: read only the export that follows, which holds both calls.
     exporter.reset();
     provider.force_flush().unwrap();
@@ -105,4 +111,16 @@ async fn calls_attempts_and_retries_by_reason_are_exported() {
     assert_eq!(counter(&exporter, "m2m.retries", Some(&token_rejected)), 1);
     assert_eq!(counter(&exporter, "m2m.attempts", None), 3 + 2);
     assert_eq!(rejecting.count(), 2);
+
+    // Token fetches by outcome: token-1 and, after the rejection, token-2; one failure; one
+    // rejection of the credentials. Each as counted at its token endpoint.
+    let fetches = |outcome| {
+        let outcome = KeyValue::new("token.outcome", outcome);
+        counter(&exporter, "m2m.token.fetches", Some(&outcome))
+    };
+    assert_eq!(endpoint.calls(), 2);
+    assert_eq!(fetches("refreshed"), 2);
+    assert_eq!((down.calls(), fetches("failed")), (1, 1));
+    assert_eq!((wrong_secret.calls(), fetches("rejected")), (1, 1));
+    assert_eq!(counter(&exporter, "m2m.token.fetches", None), 4);
 }

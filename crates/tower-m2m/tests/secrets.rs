@@ -4,6 +4,7 @@ mod common;
 
 use std::convert::Infallible;
 use std::error::Error;
+use std::future::Future;
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -60,8 +61,8 @@ fn source(endpoint: &Endpoint, authentication: ClientAuthentication) -> TokenSou
         .build(endpoint.clone())
 }
 
-#[tokio::test(start_paused = true)]
-async fn no_secret_or_token_reaches_logs_spans_errors_or_debug_output() {
+/// Captures every log line and span event at TRACE on this thread while the guard lives.
+fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -69,7 +70,36 @@ async fn no_secret_or_token_reaches_logs_spans_errors_or_debug_output() {
         .with_span_events(FmtSpan::FULL)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+/// Asserts that the capture and the printed text hold every `expected` text (so the scenarios
+/// ran and were captured) and neither the secret nor any of `tokens`.
+fn assert_nothing_leaked(
+    captured: &Captured,
+    printed: &[String],
+    tokens: &[String],
+    expected: &[&str],
+) {
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("token.fetch"), "spans are captured");
+    let everything = format!("{logs}\n{}", printed.join("\n"));
+    for expected in expected {
+        assert!(
+            everything.contains(expected),
+            "every scenario ran: {expected:?} missing"
+        );
+    }
+    assert!(!everything.contains(SECRET), "the secret leaked");
+    assert!(!everything.contains(TOKEN_PREFIX), "a token leaked");
+    for token in tokens {
+        assert!(!everything.contains(token.as_str()), "{token} leaked");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_secret_or_token_reaches_logs_spans_errors_or_debug_output() {
+    let (captured, _guard) = capture();
 
     let mut printed: Vec<String> = Vec::new();
     let mut tokens: Vec<String> = Vec::new();
@@ -86,23 +116,7 @@ async fn no_secret_or_token_reaches_logs_spans_errors_or_debug_output() {
         // Cold fetch, then (past the invalidation grace) a 401 and its replay through the layer.
         source.token().await.unwrap();
         advance(Duration::from_secs(6)).await;
-        let seen = Arc::clone(&upstream_requests);
-        let upstream = service_fn(move |request: Request<ReplayBody>| {
-            let seen = Arc::clone(&seen);
-            async move {
-                seen.lock().unwrap().push(format!("{request:?}"));
-                let first = request.headers()["authorization"]
-                    .to_str()
-                    .unwrap()
-                    .ends_with("-1");
-                let status = if first {
-                    StatusCode::UNAUTHORIZED
-                } else {
-                    StatusCode::OK
-                };
-                Ok::<_, Infallible>(Response::builder().status(status).body(()).unwrap())
-            }
-        });
+        let upstream = rejecting_the_first_token(Arc::clone(&upstream_requests));
         let layer = AuthLayer::new(source.clone());
         let mut client = layer.layer(upstream);
         printed.push(format!("{layer:?} {client:?}"));
@@ -174,23 +188,153 @@ async fn no_secret_or_token_reaches_logs_spans_errors_or_debug_output() {
             "the capture works: {expected:?} missing"
         );
     }
-    assert!(logs.contains("token.fetch"), "spans are captured");
-    let everything = format!("{logs}\n{}", printed.join("\n"));
-    for expected in [
-        "no valid access token available",
-        "token endpoint answered 503",
-        "token response is not usable",
-        "client credentials rejected (invalid_client)",
-        "Sensitive",
-    ] {
-        assert!(
-            everything.contains(expected),
-            "every scenario ran: {expected:?} missing"
-        );
+    assert_nothing_leaked(
+        &captured,
+        &printed,
+        &tokens,
+        &[
+            "no valid access token available",
+            "token endpoint answered 503",
+            "token response is not usable",
+            "client credentials rejected (invalid_client)",
+            "Sensitive",
+        ],
+    );
+}
+
+/// The upstream of the scenarios below: `401` for the first token, after `x-delay-ms`
+/// milliseconds when the request has that header; `200` for any other token.
+fn rejecting_the_first_token(
+    seen: Arc<Mutex<Vec<String>>>,
+) -> impl Service<
+    Request<ReplayBody>,
+    Response = Response<()>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response<()>, Infallible>> + Send,
+> + Clone
++ std::fmt::Debug {
+    service_fn(move |request: Request<ReplayBody>| {
+        let seen = Arc::clone(&seen);
+        async move {
+            seen.lock().unwrap().push(format!("{request:?}"));
+            if let Some(delay) = request.headers().get("x-delay-ms") {
+                let millis = delay.to_str().unwrap().parse().unwrap();
+                sleep(Duration::from_millis(millis)).await;
+            }
+            let first = request.headers()["authorization"]
+                .to_str()
+                .unwrap()
+                .ends_with("-1");
+            let status = if first {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::OK
+            };
+            Ok::<_, Infallible>(Response::builder().status(status).body(()).unwrap())
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_other_scenarios_leak_nothing_either() {
+    let (captured, _guard) = capture();
+    let mut printed: Vec<String> = Vec::new();
+    let mut tokens: Vec<String> = Vec::new();
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+
+    // 100 concurrent cold callers, the first of them dropped while the fetch is in flight.
+    let endpoint = Endpoint::with_prefix(Answer::Token { expires_in: 3600 }, TOKEN_PREFIX);
+    endpoint.delay(Duration::from_millis(100));
+    let cold = source(&endpoint, ClientAuthentication::RequestBody);
+    let dropped = tokio::spawn({
+        let cold = cold.clone();
+        async move { cold.token().await }
+    });
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let cold = cold.clone();
+        callers.spawn(async move { cold.token().await });
     }
-    assert!(!everything.contains(SECRET), "the secret leaked");
-    assert!(!everything.contains(TOKEN_PREFIX), "a token leaked");
-    for token in &tokens {
-        assert!(!everything.contains(token.as_str()), "{token} leaked");
+    sleep(Duration::from_millis(10)).await;
+    dropped.abort();
+    printed.push(format!("{:?}", dropped.await));
+    for token in callers.join_all().await {
+        printed.push(format!("{token:?}"));
     }
+
+    // A second scope: another key, another token.
+    let other = TokenSource::builder(
+        ClientCredentials::builder(TOKEN_URL, "client-1", SECRET)
+            .audience("https://api.test")
+            .scope("write:users")
+            .build()
+            .unwrap(),
+    )
+    .jitter(())
+    .build(endpoint.clone());
+    let token = other.token().await.unwrap();
+    printed.push(format!("{other:?} {:?} {token:?}", other.key()));
+
+    // A 401 that comes back after the cache moved on, and a streaming body's 401.
+    advance(Duration::from_secs(6)).await;
+    let client = AuthLayer::new(cold).layer(rejecting_the_first_token(Arc::clone(&seen)));
+    let early = Request::get("https://api.test/users")
+        .header("x-delay-ms", "10")
+        .body(ReplayBody::empty())
+        .unwrap();
+    let late = Request::get("https://api.test/users")
+        .header("x-delay-ms", "7000")
+        .body(ReplayBody::empty())
+        .unwrap();
+    let (early, late) = tokio::join!(client.clone().oneshot(early), client.clone().oneshot(late));
+    printed.push(format!("{early:?} {late:?}"));
+    let streaming = Request::post("https://api.test/users")
+        .body(ReplayBody::streaming(http_body_util::Full::new(
+            bytes::Bytes::from_static(b"{}"),
+        )))
+        .unwrap();
+    printed.push(format!("{:?}", client.clone().oneshot(streaming).await));
+    printed.extend(endpoint.printed_requests());
+    tokens.extend((1..=endpoint.calls()).map(|n| format!("{TOKEN_PREFIX}{n}")));
+
+    // A token endpoint that does not answer in time.
+    let slow = Endpoint::with_prefix(Answer::Token { expires_in: 3600 }, TOKEN_PREFIX);
+    slow.delay(Duration::from_secs(60));
+    let error = source(&slow, ClientAuthentication::BasicHeader)
+        .token()
+        .await
+        .unwrap_err();
+    printed.push(describe(&error));
+
+    // A transport that fails with an error describing the request it was given.
+    let credentials = ClientCredentials::builder(TOKEN_URL, "client-1", SECRET)
+        .audience("https://api.test")
+        .build()
+        .unwrap();
+    let failing = service_fn(|request: Request<ReplayBody>| async move {
+        let error = io::Error::new(io::ErrorKind::ConnectionRefused, format!("{request:?}"));
+        Err::<Response<String>, _>(error)
+    });
+    let error = TokenSource::builder(credentials)
+        .jitter(())
+        .build(failing)
+        .token()
+        .await
+        .unwrap_err();
+    printed.push(describe(&error));
+    printed.extend(seen.lock().unwrap().iter().cloned());
+
+    assert_nothing_leaked(
+        &captured,
+        &printed,
+        &tokens,
+        &[
+            "JoinError::Cancelled",
+            "write:users",
+            "token request timed out",
+            "token request failed in transport",
+            "oauth2/token",
+            "Sensitive",
+        ],
+    );
 }

@@ -278,6 +278,9 @@ async fn invalidate_clears_only_the_current_token() {
     assert!(source.invalidate(&first));
     let second = source.token().await.unwrap();
     assert!(!second.is_same(&first));
+    // Past the grace of the second token too, so only the check of which token is current keeps
+    // it.
+    advance(Duration::from_secs(10)).await;
     assert!(!source.invalidate(&first), "a stale token changes nothing");
     assert!(source.token().await.unwrap().is_same(&second));
     assert_eq!(endpoint.calls(), 2);
@@ -292,8 +295,38 @@ async fn a_short_lived_token_does_not_refresh_in_a_loop() {
         source.token().await.unwrap();
         sleep(Duration::from_millis(100)).await;
     }
-    // 100 callers over ten seconds with 2 s tokens. The refresh margin is clamped to half the
-    // lifetime, so each token is refreshed (in the background) after one second: about ten
+    // 100 callers over ten seconds with 2 s tokens. A 2 s token is used for 1.5 s (the leeway is
+    // a quarter of it) and refreshed after 1.35 s, never before half its lifetime: about eight
     // fetches, not one per caller.
     assert!(endpoint.calls() <= 11, "{} fetches", endpoint.calls());
+}
+
+#[tokio::test(start_paused = true)]
+async fn short_lived_tokens_are_refreshed_in_the_background_too() {
+    // Tokens so short that the expiry leeway takes a quarter of them; each fetch takes 50 ms.
+    for lifetime in [2, 40] {
+        let endpoint = Endpoint::new(token_body(lifetime));
+        endpoint.delay(Duration::from_millis(50));
+        let source = source(&endpoint);
+        source.token().await.unwrap();
+
+        // A caller every 100 ms for five lifetimes: none waits for a fetch.
+        let step = Duration::from_millis(100);
+        for _ in 0..lifetime * 50 {
+            sleep(step).await;
+            let asked = Instant::now();
+            source.token().await.unwrap();
+            assert!(
+                asked.elapsed().is_zero(),
+                "a caller waited ({lifetime} s tokens)"
+            );
+        }
+        let fetches = endpoint.calls() as u64;
+        // The first, then one refresh each 0.675 of a lifetime (nine tenths of the usable three
+        // quarters): eight.
+        assert!(
+            (6..=9).contains(&fetches),
+            "{fetches} fetches ({lifetime} s tokens)"
+        );
+    }
 }

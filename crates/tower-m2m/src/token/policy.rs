@@ -31,9 +31,9 @@ pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first delay after a transient fetch failure. It doubles with each further failure.
 pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
 
-/// The longest delay between two fetches while the endpoint keeps failing: an endpoint that is
-/// down sees at most two requests a minute from each credential, and a recovered one is noticed
-/// within half a minute.
+/// The longest delay between two fetches while the endpoint keeps failing. Each delay is drawn
+/// between half the ceiling and the ceiling, so an endpoint that is down sees two to four requests
+/// a minute from each credential, and a recovered one is noticed within half a minute.
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// How long a rejection of the credentials (`invalid_client`, ...) is remembered. Callers in the
@@ -47,6 +47,13 @@ pub const DEFAULT_REJECTION_TTL: Duration = Duration::from_secs(30);
 /// a `403` counted as a rejection), not at a stale token: fetching again would not help and
 /// would cost a token per rejected request. The grace bounds such fetches to twelve a minute.
 pub const DEFAULT_INVALIDATION_GRACE: Duration = Duration::from_secs(5);
+
+/// The share of a token's usable period (its lifetime less the expiry leeway) always left after
+/// its refresh point, so that a background refresh has time to finish while the token is still
+/// used. It only binds for short-lived tokens, where the leeway takes a large share of the
+/// lifetime (under about 50 seconds with the defaults): their refresh point moves earlier, instead
+/// of onto their end of use, where callers would wait for the fetch.
+const MIN_REFRESH_WINDOW: f64 = 0.1;
 
 /// The refresh, expiry and backoff rules of a [`TokenSource`](super::TokenSource).
 ///
@@ -87,7 +94,8 @@ impl RefreshPolicy {
         Self::default()
     }
 
-    /// Refresh after this share of the lifetime ([`DEFAULT_REFRESH_SHARE`]).
+    /// Refresh after this share of the lifetime ([`DEFAULT_REFRESH_SHARE`]), but always with a
+    /// tenth of the token's usable period left, so that the refresh runs in the background.
     ///
     /// # Panics
     ///
@@ -211,10 +219,12 @@ impl RefreshPolicy {
     ) -> (Instant, Instant) {
         let lifetime = expires_in.unwrap_or(self.default_lifetime);
         let leeway = self.expiry_leeway.min(lifetime / 4);
-        let usable_until = started + (lifetime - leeway);
+        let usable = lifetime - leeway;
+        let usable_until = started + usable;
 
         let share = (self.refresh_share - self.refresh_jitter * jitter).max(0.5);
-        let refresh_at = (started + lifetime.mul_f64(share)).min(usable_until);
+        let latest = usable_until - usable.mul_f64(MIN_REFRESH_WINDOW);
+        let refresh_at = (started + lifetime.mul_f64(share)).min(latest);
         (refresh_at, usable_until)
     }
 
@@ -258,6 +268,16 @@ mod tests {
     }
 
     #[test]
+    fn a_token_shorter_than_the_leeway_allows_still_refreshes_before_its_use_ends() {
+        // 40 s: the leeway is 10 s, so use ends at 30 s, before 80% of the lifetime (32 s).
+        let policy = RefreshPolicy::new();
+        let start = Instant::now();
+        let (refresh_at, usable_until) = policy.schedule(start, Some(Duration::from_secs(40)), 0.0);
+        assert_eq!(usable_until - start, Duration::from_secs(30));
+        assert_eq!(refresh_at - start, Duration::from_secs(27));
+    }
+
+    #[test]
     fn backoff_doubles_up_to_the_cap_and_never_drops_below_half() {
         let policy = RefreshPolicy::new();
         assert_eq!(policy.backoff_delay(1, 1.0), Duration::from_secs(1));
@@ -286,6 +306,8 @@ mod tests {
             prop_assert!(usable_until <= start + lifetime);
             prop_assert!(usable_until - start >= lifetime - lifetime / 4);
             prop_assert!(refresh_at <= usable_until);
+            // Time is left for a background refresh, whatever the share and the leeway.
+            prop_assert!(usable_until - refresh_at >= (usable_until - start).mul_f64(0.1));
             prop_assert!(refresh_at - start >= (lifetime / 2).min(usable_until - start));
         }
 
