@@ -2,6 +2,8 @@
 //! transport: every count is taken at the emulator's token endpoint and API.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::StatusCode;
@@ -368,8 +370,8 @@ async fn emulator_millis(emulator: &EmulatorService, control: &Control) -> u64 {
 #[tokio::test(start_paused = true)]
 async fn a_token_the_emulator_expired_is_replayed_once_and_late_401s_fetch_nothing() {
     // The emulator's `exp` is whole seconds, so it expires a token up to a second before the
-    // client, which here sends a token until the last instant of its lifetime (no leeway, no
-    // refresh before the end). Requests in that second meet a real 401.
+    // client, which here sends a token until the last instant of its lifetime (no leeway).
+    // Requests in that second meet a real 401.
     let emulator = in_memory()
         .token_lifetime(Duration::from_secs(60))
         .build_service();
@@ -378,11 +380,33 @@ async fn a_token_the_emulator_expired_is_replayed_once_and_late_401s_fetch_nothi
         .refresh_share(1.0)
         .refresh_jitter(0.0)
         .expiry_leeway(Duration::ZERO);
-    let source = source(&emulator, policy);
+    // The first caller in that second also starts the background refresh (due 6 s before the
+    // end of use, a tenth of the lifetime). Every token after the first reaches the client
+    // 500 ms after the emulator issued it, so that refresh is still in flight when the 401s
+    // come back: they invalidate the current token and share that one fetch.
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let token_transport = tower::service_fn({
+        let emulator = emulator.clone();
+        move |request| {
+            let emulator = emulator.clone();
+            let later = fetches.fetch_add(1, Ordering::SeqCst) > 0;
+            async move {
+                let response = emulator.oneshot(request).await;
+                if later {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                response
+            }
+        }
+    });
+    let source = TokenSource::builder(demo_credentials(emulator.base_url(), SECRET))
+        .policy(policy)
+        .jitter(())
+        .build(token_transport);
     let client = client(&emulator, source.clone());
     // A caller whose answers reach it seven seconds after the emulator sent them: its 401 comes
     // back after the cache has moved on, and past the new token's invalidation grace.
-    let late = AuthLayer::new(source).layer(tower::service_fn({
+    let late = AuthLayer::new(source.clone()).layer(tower::service_fn({
         let emulator = emulator.clone();
         move |request| {
             let emulator = emulator.clone();
@@ -425,6 +449,12 @@ async fn a_token_the_emulator_expired_is_replayed_once_and_late_401s_fetch_nothi
         callers.spawn(client.clone().oneshot(request));
     }
     callers.spawn(late.oneshot(get(emulator.base_url(), USERS)));
+    // The 401s are back, the refresh is not: the rejected token, still the current one, is gone.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        source.cached().is_none(),
+        "the rejected token was invalidated"
+    );
     while let Some(answer) = callers.join_next().await {
         assert_eq!(answer.unwrap().unwrap().status(), StatusCode::OK);
     }

@@ -241,6 +241,34 @@ async fn a_late_401_replays_with_the_current_token_without_another_fetch() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn concurrent_401s_for_the_current_token_share_one_fetch() {
+    let endpoint = Endpoint::new(token_body(3600));
+    endpoint.delay(Duration::from_millis(100));
+    let upstream = Upstream::new();
+    let source = source(&endpoint);
+    warm(&source).await;
+    let client = AuthLayer::new(source).layer(upstream.service(reject_first_token));
+
+    // Twenty requests carry token-1, still current; upstream rejects them all 10 ms later.
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let mut request = get();
+        request
+            .headers_mut()
+            .insert("x-delay-ms", HeaderValue::from_static("10"));
+        callers.spawn(client.clone().oneshot(request));
+    }
+    for response in callers.join_all().await {
+        assert_eq!(response.unwrap().status(), StatusCode::OK);
+    }
+
+    assert_eq!(endpoint.calls(), 2, "one fetch for twenty rejections");
+    assert_eq!(upstream.calls(), 40, "each replayed once");
+    let tokens = upstream.tokens();
+    assert_eq!(tokens.iter().filter(|t| *t == "Bearer token-2").count(), 20);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_streaming_body_is_never_replayed() {
     let endpoint = Endpoint::new(token_body(3600));
     let upstream = Upstream::new();

@@ -275,9 +275,15 @@ async fn the_other_scenarios_leak_nothing_either() {
     let token = other.token().await.unwrap();
     printed.push(format!("{other:?} {:?} {token:?}", other.key()));
 
-    // A 401 that comes back after the cache moved on, and a streaming body's 401.
+    // A streaming body's 401, a 401 that is replayed, and one that comes back after the cache
+    // moved on: all three sent with the cold source's first token.
     advance(Duration::from_secs(6)).await;
     let client = AuthLayer::new(cold).layer(rejecting_the_first_token(Arc::clone(&seen)));
+    let streaming = Request::post("https://api.test/users")
+        .body(ReplayBody::streaming(http_body_util::Full::new(
+            bytes::Bytes::from_static(b"{}"),
+        )))
+        .unwrap();
     let early = Request::get("https://api.test/users")
         .header("x-delay-ms", "10")
         .body(ReplayBody::empty())
@@ -286,14 +292,19 @@ async fn the_other_scenarios_leak_nothing_either() {
         .header("x-delay-ms", "7000")
         .body(ReplayBody::empty())
         .unwrap();
-    let (early, late) = tokio::join!(client.clone().oneshot(early), client.clone().oneshot(late));
-    printed.push(format!("{early:?} {late:?}"));
-    let streaming = Request::post("https://api.test/users")
-        .body(ReplayBody::streaming(http_body_util::Full::new(
-            bytes::Bytes::from_static(b"{}"),
-        )))
-        .unwrap();
-    printed.push(format!("{:?}", client.clone().oneshot(streaming).await));
+    let (streaming, early, late) = tokio::join!(
+        client.clone().oneshot(streaming),
+        client.clone().oneshot(early),
+        client.clone().oneshot(late)
+    );
+    printed.push(format!("{streaming:?} {early:?} {late:?}"));
+    let statuses = [streaming, early, late].map(|response| response.unwrap().status());
+    assert_eq!(statuses, [401, 200, 200]);
+    assert_eq!(
+        endpoint.calls(),
+        3,
+        "cold, second scope, one after the rejections"
+    );
     printed.extend(endpoint.printed_requests());
     tokens.extend((1..=endpoint.calls()).map(|n| format!("{TOKEN_PREFIX}{n}")));
 

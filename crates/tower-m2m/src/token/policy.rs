@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::response::MAX_TOKEN_LIFETIME;
+
 /// Refresh after this share of the token's lifetime. At 0.8 a one-hour token (Kinde's default) is
 /// refreshed after 48 minutes, which leaves 12 minutes in which the token endpoint may be down
 /// without any caller noticing, at the price of 1.25 tokens an hour instead of 1 (Kinde bills
@@ -48,11 +50,13 @@ pub const DEFAULT_REJECTION_TTL: Duration = Duration::from_secs(30);
 /// would cost a token per rejected request. The grace bounds such fetches to twelve a minute.
 pub const DEFAULT_INVALIDATION_GRACE: Duration = Duration::from_secs(5);
 
-/// The share of a token's usable period (its lifetime less the expiry leeway) always left after
-/// its refresh point, so that a background refresh has time to finish while the token is still
-/// used. It only binds for short-lived tokens, where the leeway takes a large share of the
-/// lifetime (under about 50 seconds with the defaults): their refresh point moves earlier, instead
-/// of onto their end of use, where callers would wait for the fetch.
+/// The share of a token's usable period (its lifetime less the expiry leeway) left after its
+/// refresh point, up to the fetch timeout, so that a background refresh has time to finish (or
+/// fail) while the token is still used. With the default share and leeway it binds only for
+/// tokens under 60 to 90 seconds (by the jitter drawn): their refresh point moves earlier, instead
+/// of onto or past their end of use, where callers would wait for the fetch. With a share near
+/// 1.0 it binds for every token, and costs little: a one-hour token is refreshed at most the
+/// fetch timeout (10 s by default) before its end of use.
 const MIN_REFRESH_WINDOW: f64 = 0.1;
 
 /// The refresh, expiry and backoff rules of a [`TokenSource`](super::TokenSource).
@@ -95,7 +99,8 @@ impl RefreshPolicy {
     }
 
     /// Refresh after this share of the lifetime ([`DEFAULT_REFRESH_SHARE`]), but always with a
-    /// tenth of the token's usable period left, so that the refresh runs in the background.
+    /// tenth of the token's usable period (at most the fetch timeout) left, so that the refresh
+    /// runs in the background.
     ///
     /// # Panics
     ///
@@ -126,15 +131,16 @@ impl RefreshPolicy {
     }
 
     /// Stop sending a token this long before it expires ([`DEFAULT_EXPIRY_LEEWAY`]); clamped to
-    /// a quarter of the token's lifetime, so that even a short-lived token leaves a quarter of
-    /// its life between the refresh point (at half the lifetime at the earliest) and the end of
-    /// its use, for the background refresh to finish in.
+    /// a quarter of the token's lifetime, so that even a short-lived token stays usable for three
+    /// quarters of its life (its refresh point then leaves a tenth of that for the background
+    /// refresh).
     pub fn expiry_leeway(mut self, leeway: Duration) -> Self {
         self.expiry_leeway = leeway;
         self
     }
 
-    /// The lifetime assumed when `expires_in` is missing ([`DEFAULT_TOKEN_LIFETIME`]).
+    /// The lifetime assumed when `expires_in` is missing ([`DEFAULT_TOKEN_LIFETIME`]); at most
+    /// 30 days are used, as for `expires_in`.
     ///
     /// # Panics
     ///
@@ -217,13 +223,16 @@ impl RefreshPolicy {
         expires_in: Option<Duration>,
         jitter: f64,
     ) -> (Instant, Instant) {
-        let lifetime = expires_in.unwrap_or(self.default_lifetime);
+        let lifetime = expires_in
+            .unwrap_or(self.default_lifetime)
+            .min(MAX_TOKEN_LIFETIME);
         let leeway = self.expiry_leeway.min(lifetime / 4);
         let usable = lifetime - leeway;
         let usable_until = started + usable;
 
         let share = (self.refresh_share - self.refresh_jitter * jitter).max(0.5);
-        let latest = usable_until - usable.mul_f64(MIN_REFRESH_WINDOW);
+        let window = usable.mul_f64(MIN_REFRESH_WINDOW).min(self.fetch_timeout);
+        let latest = usable_until - window;
         let refresh_at = (started + lifetime.mul_f64(share)).min(latest);
         (refresh_at, usable_until)
     }
@@ -278,6 +287,26 @@ mod tests {
     }
 
     #[test]
+    fn a_share_of_one_refreshes_a_long_token_the_fetch_timeout_before_its_use_ends() {
+        let policy = RefreshPolicy::new().refresh_share(1.0).refresh_jitter(0.0);
+        let start = Instant::now();
+        let hour = Duration::from_secs(3600);
+        let (refresh_at, usable_until) = policy.schedule(start, Some(hour), 0.0);
+        assert_eq!(usable_until - refresh_at, DEFAULT_FETCH_TIMEOUT);
+    }
+
+    #[test]
+    fn a_huge_default_lifetime_is_clamped_like_expires_in() {
+        let policy = RefreshPolicy::new().default_lifetime(Duration::MAX);
+        let start = Instant::now();
+        let (_, usable_until) = policy.schedule(start, None, 0.0);
+        assert_eq!(
+            usable_until - start,
+            MAX_TOKEN_LIFETIME - DEFAULT_EXPIRY_LEEWAY
+        );
+    }
+
+    #[test]
     fn backoff_doubles_up_to_the_cap_and_never_drops_below_half() {
         let policy = RefreshPolicy::new();
         assert_eq!(policy.backoff_delay(1, 1.0), Duration::from_secs(1));
@@ -307,7 +336,8 @@ mod tests {
             prop_assert!(usable_until - start >= lifetime - lifetime / 4);
             prop_assert!(refresh_at <= usable_until);
             // Time is left for a background refresh, whatever the share and the leeway.
-            prop_assert!(usable_until - refresh_at >= (usable_until - start).mul_f64(0.1));
+            let window = (usable_until - start).mul_f64(0.1).min(DEFAULT_FETCH_TIMEOUT);
+            prop_assert!(usable_until - refresh_at >= window);
             prop_assert!(refresh_at - start >= (lifetime / 2).min(usable_until - start));
         }
 
