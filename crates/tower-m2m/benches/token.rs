@@ -40,7 +40,8 @@ use tower::{Layer, Service};
 use tower_m2m::ReplayBody;
 use tower_m2m::token::{Auth, AuthLayer, ClientCredentials, ReplayHeldAbove, TokenSource};
 
-// Public because `NoOp` is: the `tower-m2m-bench` library re-exports it from the same file.
+// Public, or the `unreachable_pub` lint rejects `NoOp`, which is public for the
+// `tower-m2m-bench` library that re-exports it from the same file.
 pub mod support;
 
 use support::NoOp;

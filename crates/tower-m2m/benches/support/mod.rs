@@ -1,5 +1,5 @@
-//! What the benchmarks and the `hot_path` callgrind driver of `tower-m2m-bench` share: the
-//! no-op upstream every path is measured against.
+//! What the `token` benchmark and the `hot_path` callgrind driver of `tower-m2m-bench` share:
+//! the no-op upstream every path is measured against.
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
