@@ -26,9 +26,9 @@
 //!   lifetime, less up to [`DEFAULT_REFRESH_JITTER`] of it at random, the next caller starts one
 //!   background refresh and keeps using the current token; nobody waits for it. The refresh
 //!   point never comes before half the lifetime, so short-lived tokens cannot refresh in a loop,
-//!   and always leaves a tenth of the token's usable period (below), at most
-//!   [`DEFAULT_FETCH_TIMEOUT`], for the refresh to finish, so short-lived tokens are refreshed in
-//!   the background too.
+//!   and always leaves a tenth of the token's usable period (below), at most the fetch timeout
+//!   ([`DEFAULT_FETCH_TIMEOUT`]), for the refresh to finish, so short-lived tokens are refreshed
+//!   in the background too.
 //! - **Never send an expired token.** A token is used until its expiry less
 //!   [`DEFAULT_EXPIRY_LEEWAY`] (at most a quarter of its lifetime, so that short-lived tokens
 //!   stay usable for most of it). If refreshing fails, the current token

@@ -277,7 +277,7 @@ mod tests {
     }
 
     #[test]
-    fn a_token_shorter_than_the_leeway_allows_still_refreshes_before_its_use_ends() {
+    fn a_forty_second_token_refreshes_before_its_use_ends() {
         // 40 s: the leeway is 10 s, so use ends at 30 s, before 80% of the lifetime (32 s).
         let policy = RefreshPolicy::new();
         let start = Instant::now();
@@ -336,7 +336,9 @@ mod tests {
             prop_assert!(usable_until - start >= lifetime - lifetime / 4);
             prop_assert!(refresh_at <= usable_until);
             // Time is left for a background refresh, whatever the share and the leeway.
-            let window = (usable_until - start).mul_f64(0.1).min(DEFAULT_FETCH_TIMEOUT);
+            let window = (usable_until - start)
+                .mul_f64(MIN_REFRESH_WINDOW)
+                .min(DEFAULT_FETCH_TIMEOUT);
             prop_assert!(usable_until - refresh_at >= window);
             prop_assert!(refresh_at - start >= (lifetime / 2).min(usable_until - start));
         }
